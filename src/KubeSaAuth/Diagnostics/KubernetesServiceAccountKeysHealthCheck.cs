@@ -1,0 +1,54 @@
+// Copyright (c) KubeSaAuth contributors.
+// Licensed under the MIT License. See LICENSE in the repository root.
+
+using System.Globalization;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Microsoft.Extensions.Options;
+
+namespace KubeSaAuth.Diagnostics;
+
+/// <summary>
+/// The health of a scheme's signing keys: Healthy when the last fetch succeeded, Degraded while fetches
+/// fail and older keys are served (stale while error), Unhealthy when there are no keys. Meant for a
+/// readiness probe, never for liveness: an unreachable issuer must not restart the Pod.
+/// </summary>
+internal sealed class KubernetesServiceAccountKeysHealthCheck(IOptionsMonitor<KubernetesServiceAccountOptions> optionsMonitor, string scheme) : IHealthCheck
+{
+    public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
+    {
+        var runtime = optionsMonitor.Get(scheme).Runtime;
+        if (runtime is null)
+        {
+            return new HealthCheckResult(context.Registration.FailureStatus, $"Scheme '{scheme}' is not configured (see the startup error).");
+        }
+
+        // Starts the first fetch if none ran yet (bounded by MaxKeyFetchWait).
+        await runtime.Keys.GetKeySetAsync(cancellationToken).ConfigureAwait(false);
+        var status = runtime.Keys.GetStatus();
+        var data = new Dictionary<string, object>
+        {
+            ["scheme"] = scheme,
+            ["keys"] = status.KeyCount,
+            ["consecutiveFailures"] = status.ConsecutiveFailures,
+        };
+        if (status.LastSuccess is { } success)
+        {
+            data["lastSuccess"] = success.ToString("o", CultureInfo.InvariantCulture);
+        }
+
+        if (status.LastError is { } error)
+        {
+            data["lastError"] = error;
+        }
+
+        if (!status.HasKeys || status.KeyCount == 0)
+        {
+            return new HealthCheckResult(context.Registration.FailureStatus,
+                $"No signing keys for scheme '{scheme}'{(status.LastError is null ? string.Empty : ": " + status.LastError)}.", data: data);
+        }
+
+        return status.IsStale
+            ? HealthCheckResult.Degraded($"Serving {status.KeyCount} stale signing keys for scheme '{scheme}' (fetched {status.LastSuccess:o}); the last fetch failed: {status.LastError}", data: data)
+            : HealthCheckResult.Healthy($"{status.KeyCount} signing keys for scheme '{scheme}', fetched {status.LastSuccess:o}.", data);
+    }
+}

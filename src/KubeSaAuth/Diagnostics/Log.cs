@@ -1,0 +1,77 @@
+// Copyright (c) KubeSaAuth contributors.
+// Licensed under the MIT License. See LICENSE in the repository root.
+
+using Microsoft.Extensions.Logging;
+
+namespace KubeSaAuth.Diagnostics;
+
+/// <summary>
+/// Log messages. Event ids are stable and grouped by area: 1xx tokens, 2xx keys, 3xx in-cluster and
+/// TokenReview, 4xx calling side. Never a token or a signature: namespace, service account, kid, issuer.
+/// </summary>
+internal static partial class Log
+{
+    [LoggerMessage(EventId = 100, EventName = "TokenValidated", Level = LogLevel.Debug,
+        Message = "Authenticated service account {Namespace}/{ServiceAccount} ({Kind} token, pod {Pod}) of cluster {Cluster}.")]
+    public static partial void TokenValidated(ILogger logger, string @namespace, string serviceAccount, string kind, string? pod, string cluster);
+
+    [LoggerMessage(EventId = 101, EventName = "TokenRefused", Level = LogLevel.Information,
+        Message = "Refused a service-account token ({Reason}): {Description} [kid {KeyId}, issuer {Issuer}, namespace {Namespace}, service account {ServiceAccount}].")]
+    public static partial void TokenRefused(ILogger logger, KubernetesTokenFailureReason reason, string description, string? keyId, string? issuer, string? @namespace, string? serviceAccount);
+
+    [LoggerMessage(EventId = 102, EventName = "TokenPastWarnAfter", Level = LogLevel.Warning,
+        Message = "Accepted an extended token of {Namespace}/{ServiceAccount} past its warnafter time {WarnAfter:o}: the caller uses a stale token file (EnforceWarnAfter is off).")]
+    public static partial void TokenPastWarnAfter(ILogger logger, string @namespace, string serviceAccount, DateTimeOffset warnAfter);
+
+    [LoggerMessage(EventId = 103, EventName = "LegacyTokenAccepted", Level = LogLevel.Debug,
+        Message = "Accepted a legacy secret-based token of {Namespace}/{ServiceAccount} (AcceptLegacyTokens is on).")]
+    public static partial void LegacyTokenAccepted(ILogger logger, string @namespace, string serviceAccount);
+
+    [LoggerMessage(EventId = 104, EventName = "NoBearerToken", Level = LogLevel.Debug,
+        Message = "No bearer token in the request.")]
+    public static partial void NoBearerToken(ILogger logger);
+
+    [LoggerMessage(EventId = 105, EventName = "ValidationCacheInvalidated", Level = LogLevel.Information,
+        Message = "Dropped {Count} cached validations of scheme {Scheme}: a key was removed from the key set.")]
+    public static partial void ValidationCacheInvalidated(ILogger logger, string scheme, int count);
+
+    [LoggerMessage(EventId = 106, EventName = "ForbiddenResponse", Level = LogLevel.Information,
+        Message = "Forbidden: the service account does not satisfy the authorization policy.")]
+    public static partial void Forbidden(ILogger logger);
+
+    [LoggerMessage(EventId = 107, EventName = "UnexpectedValidationError", Level = LogLevel.Error,
+        Message = "Unexpected error while validating a service-account token; the request is refused.")]
+    public static partial void UnexpectedValidationError(ILogger logger, Exception exception);
+
+    [LoggerMessage(EventId = 200, EventName = "KeysFetched", Level = LogLevel.Information,
+        Message = "Fetched {Count} signing keys for scheme {Scheme} from {JwksUri} (kids: {KeyIds}).")]
+    public static partial void KeysFetched(ILogger logger, string scheme, int count, string jwksUri, string keyIds);
+
+    [LoggerMessage(EventId = 201, EventName = "KeyFetchFailed", Level = LogLevel.Warning,
+        Message = "Fetching the signing keys of scheme {Scheme} failed at {Address} (status {StatusCode}): {Error}. {Consequence}")]
+    public static partial void KeyFetchFailed(ILogger logger, string scheme, string address, int? statusCode, string error, string consequence);
+
+    [LoggerMessage(EventId = 202, EventName = "KeysRemoved", Level = LogLevel.Warning,
+        Message = "The key set of scheme {Scheme} no longer lists kids {KeyIds}: tokens signed with them are refused from now on.")]
+    public static partial void KeysRemoved(ILogger logger, string scheme, string keyIds);
+
+    [LoggerMessage(EventId = 203, EventName = "IssuerMismatch", Level = LogLevel.Warning,
+        Message = "The discovery document of scheme {Scheme} names issuer '{DiscoveredIssuer}', but the Issuer option is '{ConfiguredIssuer}'; tokens are validated against the configured one.")]
+    public static partial void IssuerMismatch(ILogger logger, string scheme, string discoveredIssuer, string configuredIssuer);
+
+    [LoggerMessage(EventId = 204, EventName = "KeySkipped", Level = LogLevel.Warning,
+        Message = "Ignoring a key of scheme {Scheme} (kid {KeyId}): {Reason}.")]
+    public static partial void KeySkipped(ILogger logger, string scheme, string? keyId, string reason);
+
+    [LoggerMessage(EventId = 205, EventName = "UnknownKeyIdRefreshThrottled", Level = LogLevel.Debug,
+        Message = "Token names unknown kid {KeyId}; the keys of scheme {Scheme} were fetched less than RefreshInterval ago, so no fetch is made.")]
+    public static partial void UnknownKeyIdThrottled(ILogger logger, string scheme, string keyId);
+
+    [LoggerMessage(EventId = 206, EventName = "KeysEmpty", Level = LogLevel.Warning,
+        Message = "The key set of scheme {Scheme} fetched from {JwksUri} has no usable signing key: every token is refused until it has one.")]
+    public static partial void KeysEmpty(ILogger logger, string scheme, string jwksUri);
+
+    [LoggerMessage(EventId = 207, EventName = "KeysWarmUp", Level = LogLevel.Information,
+        Message = "Warm-up of scheme {Scheme}: {Outcome}.")]
+    public static partial void KeysWarmUp(ILogger logger, string scheme, string outcome);
+}

@@ -1,0 +1,140 @@
+// Copyright (c) KubeSaAuth contributors.
+// Licensed under the MIT License. See LICENSE in the repository root.
+
+using System.Net.Http.Headers;
+using System.Text;
+using Microsoft.IdentityModel.Protocols.OpenIdConnect;
+using Microsoft.IdentityModel.Tokens;
+
+namespace KubeSaAuth.Keys;
+
+/// <summary>What one fetch of discovery and JWKS returned.</summary>
+internal sealed record RetrievedKeys(IReadOnlyList<JsonWebKey> Keys, string? DiscoveredIssuer, string JwksUri);
+
+/// <summary>A failed fetch: the address and, when the server answered, its status code.</summary>
+internal sealed class KeyFetchException(string address, int? statusCode, string message, Exception? inner = null)
+    : Exception(message, inner)
+{
+    public string Address { get; } = address;
+
+    public int? StatusCode { get; } = statusCode;
+}
+
+/// <summary>
+/// Fetches the discovery document and the JWKS the way the API server serves them. Uses IdentityModel's
+/// <see cref="OpenIdConnectConfiguration"/> and <see cref="JsonWebKeySet"/> parsers; never follows a
+/// URL that a token names.
+/// </summary>
+internal sealed class KeySetRetriever(string? metadataAddress, string? jwksUri, bool requireHttps)
+{
+    // Discovery and JWKS are a few KiB; a larger answer is a misconfiguration or an attack.
+    internal const int MaxDocumentBytes = 1024 * 1024;
+
+    // k8s pkg/routes/openidmetadata.go: the JWKS route produces only application/jwk-set+json and its
+    // router answers 406 to an Accept header that excludes it; discovery is application/json.
+    internal const string JwksMediaType = "application/jwk-set+json";
+    internal const string DiscoveryMediaType = "application/json";
+
+    public string? MetadataAddress { get; } = metadataAddress;
+
+    public string? JwksUri { get; } = jwksUri;
+
+    public async Task<RetrievedKeys> RetrieveAsync(HttpClient client, CancellationToken cancellationToken)
+    {
+        string? issuer = null;
+        var jwksAddress = JwksUri;
+        if (MetadataAddress is not null)
+        {
+            var json = await GetDocumentAsync(client, MetadataAddress, DiscoveryMediaType, cancellationToken).ConfigureAwait(false);
+            OpenIdConnectConfiguration discovery;
+            try
+            {
+                discovery = OpenIdConnectConfiguration.Create(json);
+            }
+            catch (Exception ex) when (ex is ArgumentException or System.Text.Json.JsonException)
+            {
+                throw new KeyFetchException(MetadataAddress, 200, "the discovery document is not valid JSON", ex);
+            }
+
+            issuer = string.IsNullOrEmpty(discovery.Issuer) ? null : discovery.Issuer;
+            if (jwksAddress is null)
+            {
+                if (string.IsNullOrEmpty(discovery.JwksUri))
+                {
+                    throw new KeyFetchException(MetadataAddress, 200, "the discovery document has no 'jwks_uri'; set the JwksUri option");
+                }
+
+                jwksAddress = discovery.JwksUri;
+                if (!Uri.TryCreate(jwksAddress, UriKind.Absolute, out var uri) || (requireHttps && uri.Scheme != Uri.UriSchemeHttps))
+                {
+                    throw new KeyFetchException(MetadataAddress, 200, $"the discovery document's 'jwks_uri' ('{jwksAddress}') is not an absolute {(requireHttps ? "HTTPS " : string.Empty)}URL; set the JwksUri option");
+                }
+            }
+        }
+
+        if (jwksAddress is null)
+        {
+            throw new InvalidOperationException("Neither a discovery address nor a JWKS address is configured.");
+        }
+
+        var jwksJson = await GetDocumentAsync(client, jwksAddress, JwksMediaType, cancellationToken).ConfigureAwait(false);
+        JsonWebKeySet set;
+        try
+        {
+            set = new JsonWebKeySet(jwksJson);
+        }
+        catch (Exception ex) when (ex is ArgumentException or System.Text.Json.JsonException)
+        {
+            throw new KeyFetchException(jwksAddress, 200, "the JWKS is not a valid JSON Web Key Set", ex);
+        }
+
+        return new RetrievedKeys([.. set.Keys], issuer, jwksAddress);
+    }
+
+    private static async Task<string> GetDocumentAsync(HttpClient client, string address, string mediaType, CancellationToken cancellationToken)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Get, address);
+        request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue(mediaType));
+        HttpResponseMessage response;
+        try
+        {
+            response = await client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken).ConfigureAwait(false);
+        }
+        catch (HttpRequestException ex)
+        {
+            throw new KeyFetchException(address, null, $"request failed: {ex.Message}", ex);
+        }
+
+        using (response)
+        {
+            if (!response.IsSuccessStatusCode)
+            {
+                throw new KeyFetchException(address, (int)response.StatusCode, $"the server answered {(int)response.StatusCode} {response.ReasonPhrase}");
+            }
+
+            if (response.Content.Headers.ContentLength > MaxDocumentBytes)
+            {
+                throw new KeyFetchException(address, (int)response.StatusCode, $"the document is larger than {MaxDocumentBytes} bytes");
+            }
+
+            var stream = await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
+            await using (stream.ConfigureAwait(false))
+            {
+                var buffer = new MemoryStream();
+                var chunk = new byte[16 * 1024];
+                int read;
+                while ((read = await stream.ReadAsync(chunk, cancellationToken).ConfigureAwait(false)) > 0)
+                {
+                    if (buffer.Length + read > MaxDocumentBytes)
+                    {
+                        throw new KeyFetchException(address, (int)response.StatusCode, $"the document is larger than {MaxDocumentBytes} bytes");
+                    }
+
+                    buffer.Write(chunk, 0, read);
+                }
+
+                return Encoding.UTF8.GetString(buffer.GetBuffer(), 0, (int)buffer.Length);
+            }
+        }
+    }
+}

@@ -1,0 +1,115 @@
+// Copyright (c) KubeSaAuth contributors.
+// Licensed under the MIT License. See LICENSE in the repository root.
+
+using System.Security.Cryptography;
+using Microsoft.IdentityModel.Tokens;
+
+namespace KubeSaAuth.Keys;
+
+/// <summary>A verification key of the issuer, converted once when the key set is fetched.</summary>
+internal sealed class SigningKey
+{
+    private SigningKey(string? keyId, string? algorithm, SecurityKey key, string? curve, string fingerprint)
+    {
+        KeyId = keyId;
+        Algorithm = algorithm;
+        Key = key;
+        Curve = curve;
+        Fingerprint = fingerprint;
+    }
+
+    /// <summary>The JWK's <c>kid</c>, if any.</summary>
+    public string? KeyId { get; }
+
+    /// <summary>The JWK's <c>alg</c>, if any: when set, the only algorithm this key verifies.</summary>
+    public string? Algorithm { get; }
+
+    /// <summary>The IdentityModel key; its <c>CryptoProviderFactory</c> caches the signature providers.</summary>
+    public SecurityKey Key { get; }
+
+    /// <summary>The curve of an EC key (<c>P-256</c>, <c>P-384</c>, <c>P-521</c>); <see langword="null"/> for RSA.</summary>
+    public string? Curve { get; }
+
+    /// <summary>The key's identity for comparing key sets: kid, alg and public parameters.</summary>
+    public string Fingerprint { get; }
+
+    /// <summary>Whether this key may verify a token signed with <paramref name="algorithm"/> (RFC 7518 §3.1, RFC 7517 §4.4).</summary>
+    public bool Accepts(string algorithm)
+    {
+        if (Algorithm is not null && !string.Equals(Algorithm, algorithm, StringComparison.Ordinal))
+        {
+            return false;
+        }
+
+        return algorithm switch
+        {
+            SecurityAlgorithms.RsaSha256 => Curve is null,
+            SecurityAlgorithms.EcdsaSha256 => Curve == JsonWebKeyECTypes.P256,
+            SecurityAlgorithms.EcdsaSha384 => Curve == JsonWebKeyECTypes.P384,
+            SecurityAlgorithms.EcdsaSha512 => Curve == JsonWebKeyECTypes.P521,
+            _ => false,
+        };
+    }
+
+    /// <summary>Converts a JWK; returns <see langword="null"/> with a reason for keys that cannot verify service-account tokens.</summary>
+    public static SigningKey? TryCreate(JsonWebKey jwk, out string? skipReason)
+    {
+        skipReason = null;
+        if (!string.IsNullOrEmpty(jwk.Use) && !string.Equals(jwk.Use, JsonWebKeyUseNames.Sig, StringComparison.Ordinal))
+        {
+            skipReason = $"use is '{jwk.Use}', not 'sig'";
+            return null;
+        }
+
+        var kid = string.IsNullOrEmpty(jwk.Kid) ? null : jwk.Kid;
+        var alg = string.IsNullOrEmpty(jwk.Alg) ? null : jwk.Alg;
+        try
+        {
+            switch (jwk.Kty)
+            {
+                case JsonWebAlgorithmsKeyTypes.RSA:
+                    if (string.IsNullOrEmpty(jwk.N) || string.IsNullOrEmpty(jwk.E))
+                    {
+                        skipReason = "RSA key without 'n' or 'e'";
+                        return null;
+                    }
+
+                    var rsa = new RSAParameters { Modulus = Base64UrlEncoder.DecodeBytes(jwk.N), Exponent = Base64UrlEncoder.DecodeBytes(jwk.E) };
+                    var rsaKey = new RsaSecurityKey(rsa) { KeyId = kid };
+                    return new SigningKey(kid, alg, rsaKey, null, $"RSA|{kid}|{alg}|{jwk.N}|{jwk.E}");
+
+                case JsonWebAlgorithmsKeyTypes.EllipticCurve:
+                    var curve = jwk.Crv switch
+                    {
+                        JsonWebKeyECTypes.P256 => ECCurve.NamedCurves.nistP256,
+                        JsonWebKeyECTypes.P384 => ECCurve.NamedCurves.nistP384,
+                        JsonWebKeyECTypes.P521 => ECCurve.NamedCurves.nistP521,
+                        _ => (ECCurve?)null,
+                    };
+                    if (curve is null || string.IsNullOrEmpty(jwk.X) || string.IsNullOrEmpty(jwk.Y))
+                    {
+                        skipReason = $"EC key with unsupported curve '{jwk.Crv}' or without 'x'/'y'";
+                        return null;
+                    }
+
+                    // ECDsa.Create checks that the point is on the curve.
+                    var ecdsa = ECDsa.Create(new ECParameters
+                    {
+                        Curve = curve.Value,
+                        Q = new ECPoint { X = Base64UrlEncoder.DecodeBytes(jwk.X), Y = Base64UrlEncoder.DecodeBytes(jwk.Y) },
+                    });
+                    var ecKey = new ECDsaSecurityKey(ecdsa) { KeyId = kid };
+                    return new SigningKey(kid, alg, ecKey, jwk.Crv, $"EC|{kid}|{alg}|{jwk.Crv}|{jwk.X}|{jwk.Y}");
+
+                default:
+                    skipReason = $"key type '{jwk.Kty}' is not RSA or EC";
+                    return null;
+            }
+        }
+        catch (Exception ex) when (ex is CryptographicException or FormatException or ArgumentException)
+        {
+            skipReason = $"key material is invalid ({ex.GetType().Name})";
+            return null;
+        }
+    }
+}

@@ -1,0 +1,79 @@
+// Copyright (c) KubeSaAuth contributors.
+// Licensed under the MIT License. See LICENSE in the repository root.
+
+namespace KubeSaAuth;
+
+/// <summary>
+/// The caller that a validated Kubernetes service-account token identifies: a typed view of the claims,
+/// obtained with <see cref="KubernetesClaimsPrincipalExtensions.GetKubernetesServiceAccount(System.Security.Claims.ClaimsPrincipal)"/>.
+/// </summary>
+public sealed record KubernetesServiceAccount
+{
+    /// <summary>The namespace of the service account.</summary>
+    public required string Namespace { get; init; }
+
+    /// <summary>The name of the service account.</summary>
+    public required string Name { get; init; }
+
+    /// <summary>The UID of the service account; <see langword="null"/> when the token does not carry one.</summary>
+    public string? Uid { get; init; }
+
+    /// <summary>The name of the Pod the token is bound to, if any.</summary>
+    public string? PodName { get; init; }
+
+    /// <summary>The UID of the Pod the token is bound to, if any.</summary>
+    public string? PodUid { get; init; }
+
+    /// <summary>The name of the node the token (or its Pod) is bound to, if any.</summary>
+    public string? NodeName { get; init; }
+
+    /// <summary>The UID of the node the token (or its Pod) is bound to, if any.</summary>
+    public string? NodeUid { get; init; }
+
+    /// <summary>The name of the Secret the token is bound to or stored in, if any.</summary>
+    public string? SecretName { get; init; }
+
+    /// <summary>The UID of the Secret the token is bound to, if any.</summary>
+    public string? SecretUid { get; init; }
+
+    /// <summary>The token's issuer (<c>iss</c>).</summary>
+    public required string Issuer { get; init; }
+
+    /// <summary>The cluster: the configured cluster name, else the authentication scheme name.</summary>
+    public required string Cluster { get; init; }
+
+    /// <summary><see langword="true"/> for a legacy (secret-based, non-expiring) token.</summary>
+    public bool IsLegacy { get; init; }
+
+    /// <summary>The token's audiences; empty for legacy tokens.</summary>
+    public IReadOnlyList<string> Audiences { get; init; } = [];
+
+    /// <summary>The token's unique identifier (<c>jti</c>), if any.</summary>
+    public string? TokenId { get; init; }
+
+    /// <summary>When the token was issued (<c>iat</c>), if stated.</summary>
+    public DateTimeOffset? IssuedAt { get; init; }
+
+    /// <summary>When the token becomes valid (<c>nbf</c>), if stated.</summary>
+    public DateTimeOffset? NotBefore { get; init; }
+
+    /// <summary>When the token expires (<c>exp</c>); <see langword="null"/> for legacy tokens.</summary>
+    public DateTimeOffset? ExpiresAt { get; init; }
+
+    /// <summary>
+    /// For an auto-mounted token whose lifetime the API server extended, when it would have expired
+    /// (<c>kubernetes.io.warnafter</c>); <see langword="null"/> otherwise.
+    /// </summary>
+    public DateTimeOffset? WarnAfter { get; init; }
+
+    /// <summary>The Kubernetes username: <c>system:serviceaccount:&lt;namespace&gt;:&lt;name&gt;</c>.</summary>
+    public string Username => KubernetesServiceAccountDefaults.UsernamePrefix + Namespace + ":" + Name;
+
+    /// <summary>The groups Kubernetes grants this service account: <c>system:serviceaccounts</c>, <c>system:serviceaccounts:&lt;namespace&gt;</c>, <c>system:authenticated</c>.</summary>
+    public IReadOnlyList<string> Groups =>
+    [
+        KubernetesServiceAccountDefaults.ServiceAccountsGroup,
+        KubernetesServiceAccountDefaults.NamespaceGroupPrefix + Namespace,
+        KubernetesServiceAccountDefaults.AuthenticatedGroup,
+    ];
+}

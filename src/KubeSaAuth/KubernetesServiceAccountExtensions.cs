@@ -1,0 +1,107 @@
+// Copyright (c) KubeSaAuth contributors.
+// Licensed under the MIT License. See LICENSE in the repository root.
+
+using KubeSaAuth;
+using KubeSaAuth.Authorization;
+using KubeSaAuth.Diagnostics;
+using KubeSaAuth.Keys;
+using Microsoft.AspNetCore.Authentication;
+using Microsoft.AspNetCore.Authorization;
+using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Options;
+
+namespace Microsoft.Extensions.DependencyInjection;
+
+/// <summary>Registers the Kubernetes service-account authentication handler.</summary>
+public static class KubernetesServiceAccountExtensions
+{
+    /// <summary>Adds the handler under <see cref="KubernetesServiceAccountDefaults.AuthenticationScheme"/>, configured from <c>Authentication:Schemes:KubernetesServiceAccount</c>.</summary>
+    /// <param name="builder">The authentication builder.</param>
+    /// <returns>The builder.</returns>
+    public static AuthenticationBuilder AddKubernetesServiceAccount(this AuthenticationBuilder builder)
+        => builder.AddKubernetesServiceAccount(KubernetesServiceAccountDefaults.AuthenticationScheme, _ => { });
+
+    /// <summary>Adds the handler under <paramref name="authenticationScheme"/>, configured from <c>Authentication:Schemes:{scheme}</c>.</summary>
+    /// <param name="builder">The authentication builder.</param>
+    /// <param name="authenticationScheme">The scheme name.</param>
+    /// <returns>The builder.</returns>
+    public static AuthenticationBuilder AddKubernetesServiceAccount(this AuthenticationBuilder builder, string authenticationScheme)
+        => builder.AddKubernetesServiceAccount(authenticationScheme, _ => { });
+
+    /// <summary>Adds the handler under <see cref="KubernetesServiceAccountDefaults.AuthenticationScheme"/>.</summary>
+    /// <param name="builder">The authentication builder.</param>
+    /// <param name="configureOptions">Configures the options (after configuration binding).</param>
+    /// <returns>The builder.</returns>
+    public static AuthenticationBuilder AddKubernetesServiceAccount(this AuthenticationBuilder builder, Action<KubernetesServiceAccountOptions> configureOptions)
+        => builder.AddKubernetesServiceAccount(KubernetesServiceAccountDefaults.AuthenticationScheme, configureOptions);
+
+    /// <summary>Adds the handler under <paramref name="authenticationScheme"/>.</summary>
+    /// <param name="builder">The authentication builder.</param>
+    /// <param name="authenticationScheme">The scheme name.</param>
+    /// <param name="configureOptions">Configures the options (after configuration binding).</param>
+    /// <returns>The builder.</returns>
+    public static AuthenticationBuilder AddKubernetesServiceAccount(this AuthenticationBuilder builder, string authenticationScheme, Action<KubernetesServiceAccountOptions> configureOptions)
+        => builder.AddKubernetesServiceAccount(authenticationScheme, displayName: null, configureOptions);
+
+    /// <summary>Adds the handler under <paramref name="authenticationScheme"/>.</summary>
+    /// <param name="builder">The authentication builder.</param>
+    /// <param name="authenticationScheme">The scheme name.</param>
+    /// <param name="displayName">The display name.</param>
+    /// <param name="configureOptions">Configures the options (after configuration binding).</param>
+    /// <returns>The builder.</returns>
+    public static AuthenticationBuilder AddKubernetesServiceAccount(this AuthenticationBuilder builder, string authenticationScheme, string? displayName, Action<KubernetesServiceAccountOptions> configureOptions)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        ArgumentException.ThrowIfNullOrWhiteSpace(authenticationScheme);
+        ArgumentNullException.ThrowIfNull(configureOptions);
+
+        var services = builder.Services;
+        services.AddHttpClient();
+        services.AddMetrics();
+        services.TryAddSingleton<KubeSaAuthTelemetry>();
+        services.TryAddSingleton<KeySourceRegistry>();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IConfigureOptions<KubernetesServiceAccountOptions>, KubernetesServiceAccountConfigureOptions>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IPostConfigureOptions<KubernetesServiceAccountOptions>, KubernetesServiceAccountPostConfigureOptions>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<KubernetesServiceAccountOptions>, KubernetesServiceAccountValidateOptions>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, KeyWarmUpService>());
+        services.AddOptions<KubernetesServiceAccountOptions>(authenticationScheme).ValidateOnStart();
+        AddPolicyProvider(services);
+
+        return builder.AddScheme<KubernetesServiceAccountOptions, KubernetesServiceAccountHandler>(authenticationScheme, displayName ?? KubernetesServiceAccountDefaults.DisplayName, configureOptions);
+    }
+
+    /// <summary>
+    /// Adds a readiness check of a scheme's signing keys: Healthy when fresh, Degraded while serving stale
+    /// keys (the issuer is failing), Unhealthy (or <paramref name="failureStatus"/>) when there are none.
+    /// Map it to a readiness endpoint, not to liveness.
+    /// </summary>
+    /// <param name="builder">The health checks builder.</param>
+    /// <param name="authenticationScheme">The scheme; default <see cref="KubernetesServiceAccountDefaults.AuthenticationScheme"/>.</param>
+    /// <param name="name">The check's name; default <c>kubesa-keys-{scheme}</c>.</param>
+    /// <param name="failureStatus">The status when there are no keys; default Unhealthy.</param>
+    /// <param name="tags">Tags, e.g. <c>ready</c>.</param>
+    /// <returns>The builder.</returns>
+    public static IHealthChecksBuilder AddKubernetesServiceAccountKeys(this IHealthChecksBuilder builder, string? authenticationScheme = null, string? name = null, HealthStatus? failureStatus = null, IEnumerable<string>? tags = null)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        var scheme = authenticationScheme ?? KubernetesServiceAccountDefaults.AuthenticationScheme;
+        return builder.Add(new HealthCheckRegistration(
+            name ?? $"kubesa-keys-{scheme}",
+            sp => new KubernetesServiceAccountKeysHealthCheck(sp.GetRequiredService<IOptionsMonitor<KubernetesServiceAccountOptions>>(), scheme),
+            failureStatus,
+            tags));
+    }
+
+    private static void AddPolicyProvider(IServiceCollection services)
+    {
+        // Replace the default provider (registered or about to be, by AddAuthorization's TryAdd); a
+        // provider the application wrote itself is left alone — it can extend ours or use the builder methods.
+        var existing = services.LastOrDefault(d => d.ServiceType == typeof(IAuthorizationPolicyProvider));
+        if (existing is null || existing.ImplementationType == typeof(DefaultAuthorizationPolicyProvider))
+        {
+            services.Replace(ServiceDescriptor.Transient<IAuthorizationPolicyProvider, KubernetesAuthorizationPolicyProvider>());
+        }
+    }
+}

@@ -1,0 +1,328 @@
+// Copyright (c) KubeSaAuth contributors.
+// Licensed under the MIT License. See LICENSE in the repository root.
+
+using System.Diagnostics;
+using System.Security.Claims;
+using System.Text;
+using System.Text.Encodings.Web;
+using KubeSaAuth.Diagnostics;
+using KubeSaAuth.Tokens;
+using Microsoft.AspNetCore.Authentication;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+using Microsoft.Net.Http.Headers;
+
+namespace KubeSaAuth;
+
+/// <summary>
+/// Authenticates requests bearing a Kubernetes service-account token. Order as
+/// <c>JwtBearerHandler.HandleAuthenticateAsync</c>: MessageReceived → read header → validate (cache,
+/// rules, keys) → TokenValidated → Success; failures → AuthenticationFailed → Fail.
+/// </summary>
+internal sealed class KubernetesServiceAccountHandler(
+    IOptionsMonitor<KubernetesServiceAccountOptions> options,
+    ILoggerFactory logger,
+    UrlEncoder encoder,
+    KubeSaAuthTelemetry telemetry)
+    : AuthenticationHandler<KubernetesServiceAccountOptions>(options, logger, encoder)
+{
+    private const string BearerPrefix = "Bearer ";
+
+    /// <summary>Set by an authorization requirement that wants the API server's verdict now, not a cached one.</summary>
+    internal const string ForceTokenReviewItem = "KubeSaAuth.ForceTokenReview";
+
+    private new KubernetesServiceAccountEvents Events
+    {
+        get => (KubernetesServiceAccountEvents)base.Events!;
+        set => base.Events = value;
+    }
+
+    protected override Task<object> CreateEventsAsync() => Task.FromResult<object>(new KubernetesServiceAccountEvents());
+
+    protected override async Task<AuthenticateResult> HandleAuthenticateAsync()
+    {
+        var started = Stopwatch.GetTimestamp();
+        var messageReceived = new KubernetesMessageReceivedContext(Context, Scheme, Options);
+        await Events.MessageReceived(messageReceived);
+        if (messageReceived.Result is not null)
+        {
+            return messageReceived.Result;
+        }
+
+        var token = messageReceived.Token;
+        if (token is null)
+        {
+            var headerFailure = ReadBearerToken(out token);
+            if (headerFailure is not null)
+            {
+                return await FailAsync(headerFailure, started, cacheHit: false);
+            }
+
+            if (token is null)
+            {
+                Log.NoBearerToken(Logger);
+                return AuthenticateResult.NoResult();
+            }
+        }
+
+        var runtime = Options.Runtime ?? throw new InvalidOperationException("KubernetesServiceAccountOptions were not post-configured; register the scheme with AddKubernetesServiceAccount().");
+        KubernetesServiceAccount serviceAccount;
+        var cacheHit = false;
+        try
+        {
+            var cache = runtime.Cache;
+            var keySet = runtime.Keys.Current;
+            TokenHash hash = default;
+            KubernetesServiceAccount? cached = null;
+            if (cache is not null && keySet is not null)
+            {
+                hash = ValidationCache.Hash(token);
+                cacheHit = cache.TryGet(hash, keySet.TrustEpoch, out cached);
+            }
+
+            if (cacheHit)
+            {
+                serviceAccount = cached!;
+            }
+            else
+            {
+                using var activity = KubeSaAuthTelemetry.ActivitySource.StartActivity("KubeSaAuth.ValidateToken");
+                var outcome = await runtime.Validator.ValidateAsync(token, Context.RequestAborted);
+                if (outcome.Failure is not null)
+                {
+                    activity?.SetStatus(ActivityStatusCode.Error, outcome.Failure.Reason.ToString());
+                    return await FailAsync(outcome.Failure, started, cacheHit: false);
+                }
+
+                serviceAccount = outcome.ServiceAccount!;
+                if (outcome.PastWarnAfter)
+                {
+                    Log.TokenPastWarnAfter(Logger, serviceAccount.Namespace, serviceAccount.Name, serviceAccount.WarnAfter!.Value);
+                }
+
+                if (cache is not null)
+                {
+                    if (keySet is null)
+                    {
+                        hash = ValidationCache.Hash(token);
+                    }
+
+                    cache.Add(hash, serviceAccount, outcome.TrustEpoch);
+                }
+            }
+
+            if (runtime.Reviewer is { } reviewer)
+            {
+                var forceFresh = Context.Items.ContainsKey(ForceTokenReviewItem);
+                var reviewFailure = await reviewer.ReviewAsync(token, serviceAccount, forceFresh, Context.RequestAborted);
+                if (reviewFailure is not null)
+                {
+                    if (cache is not null)
+                    {
+                        cache.Remove(hash.Equals(default(TokenHash)) ? ValidationCache.Hash(token) : hash);
+                    }
+
+                    return await FailAsync(reviewFailure, started, cacheHit);
+                }
+            }
+        }
+        catch (OperationCanceledException) when (Context.RequestAborted.IsCancellationRequested)
+        {
+            return AuthenticateResult.Fail("The request was aborted.");
+        }
+        catch (Exception ex) when (ex is not OutOfMemoryException)
+        {
+            // Anything unexpected still ends in a 401, never a 500: the client sent a token we could not judge.
+            Log.UnexpectedValidationError(Logger, ex);
+            return await FailAsync(new TokenFailure(KubernetesTokenFailureReason.Malformed, "the token could not be validated"), started, cacheHit);
+        }
+
+        if (serviceAccount.IsLegacy)
+        {
+            Log.LegacyTokenAccepted(Logger, serviceAccount.Namespace, serviceAccount.Name);
+        }
+
+        var principal = new ClaimsPrincipal(new KubernetesClaimsIdentity(serviceAccount, Scheme.Name));
+        var validated = new KubernetesTokenValidatedContext(Context, Scheme, Options, serviceAccount) { Principal = principal };
+        await Events.TokenValidated(validated);
+        if (validated.Result is not null)
+        {
+            if (!validated.Result.Succeeded)
+            {
+                Record(started, "failure", KubernetesTokenFailureReason.RejectedByEvent.ToString(), serviceAccount.IsLegacy, cacheHit);
+            }
+
+            return validated.Result;
+        }
+
+        validated.Success();
+        Log.TokenValidated(Logger, serviceAccount.Namespace, serviceAccount.Name, serviceAccount.IsLegacy ? KubernetesClaimTypes.LegacyTokenKind : KubernetesClaimTypes.BoundTokenKind, serviceAccount.PodName, serviceAccount.Cluster);
+        Record(started, "success", null, serviceAccount.IsLegacy, cacheHit);
+        return validated.Result!;
+    }
+
+    protected override async Task HandleChallengeAsync(AuthenticationProperties properties)
+    {
+        var authResult = await HandleAuthenticateOnceSafeAsync();
+        var challenge = new KubernetesChallengeContext(Context, Scheme, Options, properties)
+        {
+            AuthenticateFailure = authResult?.Failure,
+        };
+
+        if (challenge.AuthenticateFailure is not null)
+        {
+            // RFC 6750 §3.1: a request with a token that could not be used gets error="invalid_token"
+            // (invalid_request for an unusable Authorization header); the description is optional.
+            challenge.Error = challenge.AuthenticateFailure is KubernetesTokenException { Reason: KubernetesTokenFailureReason.InvalidAuthorizationHeader }
+                ? "invalid_request"
+                : "invalid_token";
+            if (Options.IncludeErrorDetails)
+            {
+                challenge.ErrorDescription = challenge.AuthenticateFailure.Message;
+            }
+        }
+
+        await Events.Challenge(challenge);
+        if (challenge.Handled)
+        {
+            return;
+        }
+
+        Response.StatusCode = StatusCodes.Status401Unauthorized;
+        Response.Headers.Append(HeaderNames.WWWAuthenticate, BuildChallenge(challenge.Error, challenge.ErrorDescription));
+    }
+
+    protected override async Task HandleForbiddenAsync(AuthenticationProperties properties)
+    {
+        var forbidden = new KubernetesForbiddenContext(Context, Scheme, Options);
+        await Events.Forbidden(forbidden);
+        if (forbidden.Result is not null)
+        {
+            return;
+        }
+
+        Log.Forbidden(Logger);
+        Response.StatusCode = StatusCodes.Status403Forbidden;
+    }
+
+    /// <summary>RFC 6750 §3: <c>Bearer</c>, or <c>Bearer error="…", error_description="…"</c>.</summary>
+    internal static string BuildChallenge(string? error, string? description)
+    {
+        if (string.IsNullOrEmpty(error) && string.IsNullOrEmpty(description))
+        {
+            return "Bearer";
+        }
+
+        var builder = new StringBuilder("Bearer");
+        var separator = " ";
+        if (!string.IsNullOrEmpty(error))
+        {
+            builder.Append(separator).Append("error=\"").Append(QuotedValue(error)).Append('"');
+            separator = ", ";
+        }
+
+        if (!string.IsNullOrEmpty(description))
+        {
+            builder.Append(separator).Append("error_description=\"").Append(QuotedValue(description)).Append('"');
+        }
+
+        return builder.ToString();
+    }
+
+    /// <summary>RFC 6750 §3: error and error_description use %x20-21 / %x23-5B / %x5D-7E only; at most 300 characters.</summary>
+    private static string QuotedValue(string value)
+    {
+        var length = Math.Min(value.Length, 300);
+        return string.Create(length, value, static (span, source) =>
+        {
+            for (var i = 0; i < span.Length; i++)
+            {
+                var c = source[i];
+                span[i] = c is >= (char)0x20 and <= (char)0x7E and not '"' and not '\\' ? c : '?';
+            }
+        });
+    }
+
+    /// <summary>Reads <c>Authorization: Bearer &lt;token&gt;</c>; a non-Bearer scheme is left to other handlers.</summary>
+    private TokenFailure? ReadBearerToken(out string? token)
+    {
+        token = null;
+        var headers = Request.Headers.Authorization;
+        if (headers.Count == 0)
+        {
+            return null;
+        }
+
+        if (headers.Count > 1)
+        {
+            return new TokenFailure(KubernetesTokenFailureReason.InvalidAuthorizationHeader, $"the request has {headers.Count} Authorization headers; send exactly one");
+        }
+
+        var value = headers[0];
+        if (string.IsNullOrEmpty(value))
+        {
+            return null;
+        }
+
+        if (value.Equals("Bearer", StringComparison.OrdinalIgnoreCase) || (value.StartsWith(BearerPrefix, StringComparison.OrdinalIgnoreCase) && value.AsSpan(BearerPrefix.Length).Trim().IsEmpty))
+        {
+            return new TokenFailure(KubernetesTokenFailureReason.InvalidAuthorizationHeader, "the Authorization header has the Bearer scheme but no token");
+        }
+
+        if (!value.StartsWith(BearerPrefix, StringComparison.OrdinalIgnoreCase))
+        {
+            // Basic, Negotiate, ...: not ours.
+            return null;
+        }
+
+        var candidate = value.AsSpan(BearerPrefix.Length).Trim();
+        if (candidate.ContainsAny(' ', '\t', ','))
+        {
+            return new TokenFailure(KubernetesTokenFailureReason.InvalidAuthorizationHeader, "the Authorization header must be 'Bearer <token>' with a single token");
+        }
+
+        token = candidate.Length == value.Length - BearerPrefix.Length ? value[BearerPrefix.Length..] : candidate.ToString();
+        return null;
+    }
+
+    private async Task<AuthenticateResult> FailAsync(TokenFailure failure, long started, bool cacheHit)
+    {
+        if (Logger.IsEnabled(LogLevel.Information))
+        {
+            var keyId = KubernetesTokenValidator.Shorten(failure.KeyId);
+            var issuer = KubernetesTokenValidator.Shorten(failure.Issuer);
+            Log.TokenRefused(Logger, failure.Reason, failure.Description, keyId, issuer, failure.Namespace, failure.ServiceAccount);
+        }
+
+        Record(started, "failure", failure.Reason.ToString(), isLegacy: null, cacheHit);
+        var failed = new KubernetesAuthenticationFailedContext(Context, Scheme, Options, failure.ToException());
+        await Events.AuthenticationFailed(failed);
+        return failed.Result ?? AuthenticateResult.Fail(failed.Exception);
+    }
+
+    private void Record(long started, string result, string? reason, bool? isLegacy, bool cacheHit)
+    {
+        var tags = new TagList
+        {
+            { "result", result },
+            { "scheme", Scheme.Name },
+            { "cache", cacheHit ? "hit" : "miss" },
+        };
+        if (reason is not null)
+        {
+            tags.Add("reason", reason);
+        }
+
+        if (isLegacy is not null)
+        {
+            tags.Add("kind", isLegacy.Value ? KubernetesClaimTypes.LegacyTokenKind : KubernetesClaimTypes.BoundTokenKind);
+        }
+
+        telemetry.TokensValidated.Add(1, tags);
+        if (telemetry.ValidationDuration.Enabled)
+        {
+            telemetry.ValidationDuration.Record(Stopwatch.GetElapsedTime(started).TotalSeconds, tags);
+        }
+    }
+}

@@ -1,0 +1,269 @@
+// Copyright (c) KubeSaAuth contributors.
+// Licensed under the MIT License. See LICENSE in the repository root.
+
+using KubeSaAuth.Tokens;
+using Microsoft.AspNetCore.Authentication;
+
+namespace KubeSaAuth;
+
+/// <summary>Options of the Kubernetes service-account authentication handler.</summary>
+/// <remarks>
+/// Bound from configuration section <c>Authentication:Schemes:{scheme}</c>. The defaults are the secure
+/// ones: HTTPS metadata required, legacy tokens refused, at least one audience required.
+/// </remarks>
+public class KubernetesServiceAccountOptions : AuthenticationSchemeOptions
+{
+    private static readonly TimeSpan MinimumRefreshInterval = TimeSpan.FromSeconds(1);
+
+    /// <summary>Creates options with the secure defaults.</summary>
+    public KubernetesServiceAccountOptions()
+    {
+        Events = new KubernetesServiceAccountEvents();
+    }
+
+    /// <summary>
+    /// The issuer that tokens must name in <c>iss</c>, e.g. <c>https://kubernetes.default.svc.cluster.local</c>
+    /// or, on EKS/AKS/GKE, the cluster's public OIDC URL.
+    /// </summary>
+    /// <value>Default <see langword="null"/>: the <c>issuer</c> of the discovery document is used.</value>
+    public string? Issuer { get; set; }
+
+    /// <summary>The address of the OpenID discovery document.</summary>
+    /// <value>Default <see langword="null"/>: <c>{Issuer}/.well-known/openid-configuration</c> (or, in-cluster, on the API server).</value>
+    public string? MetadataAddress { get; set; }
+
+    /// <summary>
+    /// The address of the JWKS. Overrides the discovery document's <c>jwks_uri</c>, which often names an
+    /// address the caller cannot reach (a node IP, an internal host name).
+    /// </summary>
+    /// <value>Default <see langword="null"/>: the discovery document's <c>jwks_uri</c>.</value>
+    public string? JwksUri { get; set; }
+
+    /// <summary>
+    /// The audiences this service accepts; a token must name at least one of them in <c>aud</c> (exact,
+    /// case-sensitive match). Use the audience of the projected token your callers mount.
+    /// </summary>
+    /// <value>Default empty; at least one is required.</value>
+    public ICollection<string> Audiences { get; } = new List<string>();
+
+    /// <summary>
+    /// Whether legacy (secret-based) tokens are accepted. They never expire, name no audience, and can be
+    /// replayed against the API server by anyone who receives them.
+    /// </summary>
+    /// <value>Default <see langword="false"/>.</value>
+    public bool AcceptLegacyTokens { get; set; }
+
+    /// <summary>Whether the discovery document and JWKS must be fetched over HTTPS.</summary>
+    /// <value>Default <see langword="true"/>.</value>
+    public bool RequireHttpsMetadata { get; set; } = true;
+
+    /// <summary>The tolerance applied to <c>exp</c>, <c>nbf</c>, <c>iat</c> and <c>warnafter</c>.</summary>
+    /// <value>Default 60 seconds, as the Kubernetes API server.</value>
+    public TimeSpan ClockSkew { get; set; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>
+    /// The minimum time between two fetches of the keys, successful or not. A token whose <c>kid</c> is
+    /// not in the key set causes at most one fetch per interval, however many such tokens arrive.
+    /// </summary>
+    /// <value>Default 10 seconds; at least 1 second.</value>
+    public TimeSpan RefreshInterval { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>
+    /// How often the keys are fetched again in the background. This bounds how long a key that the
+    /// cluster removed from its JWKS (revoked) is still trusted.
+    /// </summary>
+    /// <value>Default 5 minutes.</value>
+    public TimeSpan AutomaticRefreshInterval { get; set; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>
+    /// The longest a request waits for a key fetch it needs (no keys yet, or an unknown <c>kid</c>);
+    /// past it, the request gets a 401 while the fetch goes on.
+    /// </summary>
+    /// <value>Default 3 seconds.</value>
+    public TimeSpan MaxKeyFetchWait { get; set; } = TimeSpan.FromSeconds(3);
+
+    /// <summary>Whether to fetch the keys while the application starts, before it reports ready.</summary>
+    /// <value>Default <see langword="false"/>: keys are fetched on first use.</value>
+    public bool WarmUpOnStartup { get; set; }
+
+    /// <summary>Tokens longer than this many characters are refused before any parsing.</summary>
+    /// <value>Default 16384 (16 KiB); real service-account tokens are about 1 KiB.</value>
+    public int MaxTokenSize { get; set; } = 16 * 1024;
+
+    /// <summary>Whether the <c>WWW-Authenticate</c> challenge carries <c>error</c> and <c>error_description</c>.</summary>
+    /// <value>Default <see langword="true"/>.</value>
+    public bool IncludeErrorDetails { get; set; } = true;
+
+    /// <summary>
+    /// Whether a token past its <c>kubernetes.io.warnafter</c> time (plus <see cref="ClockSkew"/>) is refused
+    /// as expired. Auto-mounted tokens may be extended to a year; <c>warnafter</c> marks when they would
+    /// have expired, and a Pod whose kubelet works never presents one past it.
+    /// </summary>
+    /// <value>Default <see langword="true"/>; <see langword="false"/> only logs a warning.</value>
+    public bool EnforceWarnAfter { get; set; } = true;
+
+    /// <summary>The cluster's name, issued as the <see cref="KubernetesClaimTypes.Cluster"/> claim.</summary>
+    /// <value>Default <see langword="null"/>: the authentication scheme name.</value>
+    public string? ClusterName { get; set; }
+
+    /// <summary>
+    /// In-cluster mode: discovery and JWKS are fetched from the API server named by
+    /// <c>KUBERNETES_SERVICE_HOST</c>/<c>KUBERNETES_SERVICE_PORT</c>, authenticated with the Pod's own token
+    /// and trusting only the cluster CA, both read from <see cref="ServiceAccountDirectory"/>.
+    /// </summary>
+    /// <value>Default <see langword="false"/>.</value>
+    public bool InCluster { get; set; }
+
+    /// <summary>The directory holding the Pod's <c>token</c>, <c>ca.crt</c> and <c>namespace</c> (in-cluster mode).</summary>
+    /// <value>Default <c>/var/run/secrets/kubernetes.io/serviceaccount</c>.</value>
+    public string ServiceAccountDirectory { get; set; } = KubernetesServiceAccountDefaults.ServiceAccountDirectory;
+
+    /// <summary>Options of the optional TokenReview check against the API server.</summary>
+    public KubernetesTokenReviewOptions TokenReview { get; } = new();
+
+    /// <summary>Options of the cache of validated tokens.</summary>
+    public KubernetesValidationCacheOptions ValidationCache { get; } = new();
+
+    /// <summary>The timeout of each backchannel request (discovery, JWKS, TokenReview).</summary>
+    /// <value>Default 10 seconds.</value>
+    public TimeSpan BackchannelTimeout { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>
+    /// The HTTP client used for the backchannel. When <see langword="null"/>, the named
+    /// <see cref="System.Net.Http.IHttpClientFactory"/> client <see cref="BackchannelHttpClientName"/> is used.
+    /// </summary>
+    /// <value>Default <see langword="null"/>.</value>
+    public HttpClient? Backchannel { get; set; }
+
+    /// <summary>
+    /// The name of the <see cref="System.Net.Http.IHttpClientFactory"/> client used for the backchannel;
+    /// add handlers to it with <c>services.AddHttpClient(name)</c>.
+    /// </summary>
+    /// <value>Default <see langword="null"/>: <c>KubeSaAuth.{scheme}</c>.</value>
+    public string? BackchannelHttpClientName { get; set; }
+
+    /// <summary>The handler events; replace or assign delegates to observe and change the pipeline.</summary>
+    public new KubernetesServiceAccountEvents Events
+    {
+        get => (KubernetesServiceAccountEvents)base.Events!;
+        set => base.Events = value;
+    }
+
+    /// <summary>The key source, validator and cache built by post-configuration (derived state).</summary>
+    internal SchemeRuntime? Runtime { get; set; }
+
+    /// <summary>Whether <see cref="Validate()"/> succeeded once for this instance (it is called per request).</summary>
+    internal bool IsValidated { get; set; }
+
+    /// <summary>Checks that the options can work; throws with a message naming the option and what to set.</summary>
+    public override void Validate()
+    {
+        if (IsValidated)
+        {
+            return;
+        }
+
+        base.Validate();
+        var error = GetValidationError();
+        if (error is not null)
+        {
+            throw new InvalidOperationException(error);
+        }
+
+        IsValidated = true;
+    }
+
+    /// <summary>Returns the first configuration error, or <see langword="null"/> when the options can work.</summary>
+    internal string? GetValidationError()
+    {
+        if (string.IsNullOrWhiteSpace(Issuer) && string.IsNullOrWhiteSpace(MetadataAddress) && string.IsNullOrWhiteSpace(JwksUri) && !InCluster)
+        {
+            return $"The '{nameof(Issuer)}' option (or '{nameof(MetadataAddress)}', or '{nameof(InCluster)}') must be set: the service-account issuer of the cluster, e.g. 'https://kubernetes.default.svc.cluster.local' (kubectl get --raw /.well-known/openid-configuration shows it).";
+        }
+
+        if (Audiences.Count == 0)
+        {
+            return $"The '{nameof(Audiences)}' option must name at least one audience: the audience of the projected token your callers mount (serviceAccountToken.audience).";
+        }
+
+        foreach (var audience in Audiences)
+        {
+            if (string.IsNullOrWhiteSpace(audience) || audience.Trim().Length != audience.Length)
+            {
+                return $"The '{nameof(Audiences)}' option contains an empty audience or one with leading or trailing spaces ('{audience}'); audiences are compared exactly.";
+            }
+        }
+
+        if (!InCluster && string.IsNullOrWhiteSpace(MetadataAddress) && string.IsNullOrWhiteSpace(JwksUri)
+            && !Uri.TryCreate(Issuer, UriKind.Absolute, out _))
+        {
+            return $"The '{nameof(Issuer)}' option ('{Issuer}') is not a URL, so discovery cannot be derived from it: set '{nameof(MetadataAddress)}' or '{nameof(JwksUri)}' to where the cluster serves its keys.";
+        }
+
+        foreach (var (name, value) in new[] { (nameof(MetadataAddress), MetadataAddress), (nameof(JwksUri), JwksUri) })
+        {
+            if (string.IsNullOrWhiteSpace(value))
+            {
+                continue;
+            }
+
+            if (!Uri.TryCreate(value, UriKind.Absolute, out var uri) || (uri.Scheme != Uri.UriSchemeHttps && uri.Scheme != Uri.UriSchemeHttp))
+            {
+                return $"The '{name}' option ('{value}') must be an absolute http(s) URL.";
+            }
+
+            if (RequireHttpsMetadata && uri.Scheme != Uri.UriSchemeHttps)
+            {
+                return $"The '{name}' option ('{value}') must use HTTPS, or set '{nameof(RequireHttpsMetadata)}' to false (development only).";
+            }
+
+            if (uri.AbsolutePath.Contains("//", StringComparison.Ordinal))
+            {
+                return $"The '{name}' option ('{value}') has '//' in its path; remove the doubled slash.";
+            }
+        }
+
+        if (string.IsNullOrWhiteSpace(MetadataAddress) && string.IsNullOrWhiteSpace(JwksUri) && !InCluster && RequireHttpsMetadata
+            && Uri.TryCreate(Issuer, UriKind.Absolute, out var issuerUri) && issuerUri.Scheme != Uri.UriSchemeHttps)
+        {
+            return $"The '{nameof(Issuer)}' option ('{Issuer}') is not HTTPS, so neither is its discovery document: set '{nameof(RequireHttpsMetadata)}' to false (development only) or use an HTTPS issuer.";
+        }
+
+        if (RefreshInterval < MinimumRefreshInterval)
+        {
+            return $"The '{nameof(RefreshInterval)}' option ({RefreshInterval}) must be at least 00:00:01.";
+        }
+
+        if (AutomaticRefreshInterval < RefreshInterval)
+        {
+            return $"The '{nameof(AutomaticRefreshInterval)}' option ({AutomaticRefreshInterval}) must be at least '{nameof(RefreshInterval)}' ({RefreshInterval}).";
+        }
+
+        if (ClockSkew < TimeSpan.Zero || ClockSkew > TimeSpan.FromMinutes(10))
+        {
+            return $"The '{nameof(ClockSkew)}' option ({ClockSkew}) must be between 00:00:00 and 00:10:00.";
+        }
+
+        if (MaxKeyFetchWait <= TimeSpan.Zero)
+        {
+            return $"The '{nameof(MaxKeyFetchWait)}' option ({MaxKeyFetchWait}) must be positive.";
+        }
+
+        if (BackchannelTimeout <= TimeSpan.Zero)
+        {
+            return $"The '{nameof(BackchannelTimeout)}' option ({BackchannelTimeout}) must be positive.";
+        }
+
+        if (MaxTokenSize < 1024 || MaxTokenSize > 1024 * 1024)
+        {
+            return $"The '{nameof(MaxTokenSize)}' option ({MaxTokenSize}) must be between 1024 and 1048576 characters.";
+        }
+
+        if (string.IsNullOrWhiteSpace(ServiceAccountDirectory))
+        {
+            return $"The '{nameof(ServiceAccountDirectory)}' option must name a directory.";
+        }
+
+        return TokenReview.GetValidationError() ?? ValidationCache.GetValidationError();
+    }
+}

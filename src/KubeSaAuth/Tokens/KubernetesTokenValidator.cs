@@ -1,0 +1,558 @@
+// Copyright (c) KubeSaAuth contributors.
+// Licensed under the MIT License. See LICENSE in the repository root.
+
+using System.Buffers;
+using System.Buffers.Text;
+using System.Collections.Frozen;
+using System.Text;
+using System.Text.Json;
+using KubeSaAuth.Keys;
+using Microsoft.IdentityModel.Tokens;
+
+namespace KubeSaAuth.Tokens;
+
+/// <summary>
+/// The token rules of a Kubernetes service-account token, in the order cheapest first, so that a token
+/// refused for its shape or claims never costs a signature verification or a key fetch.
+/// </summary>
+/// <remarks>
+/// Header and payload are read with System.Text.Json under strict options (duplicate members refused,
+/// integers only, bounded depth) rather than IdentityModel's <c>JsonWebToken</c>, which keeps the last of
+/// duplicate members; the signature is verified by IdentityModel's signature providers.
+/// </remarks>
+internal sealed class KubernetesTokenValidator
+{
+    // RFC 7518 §3.1 — the algorithms the API server signs with (k8s pkg/serviceaccount/jwt.go).
+    private static readonly FrozenSet<string> AcceptedAlgorithms = FrozenSet.ToFrozenSet(
+        [SecurityAlgorithms.RsaSha256, SecurityAlgorithms.EcdsaSha256, SecurityAlgorithms.EcdsaSha384, SecurityAlgorithms.EcdsaSha512],
+        StringComparer.Ordinal);
+
+    // Header parameters that are never honoured: a key or key URL chosen by the token (RFC 7515 §4.1.2–4.1.6
+    // — trusting them lets anyone sign), extensions we do not implement (crit, b64 per RFC 7797),
+    // encryption and compression.
+    private static readonly string[] RefusedHeaderParameters = ["crit", "jku", "jwk", "x5u", "x5c", "b64", "enc", "zip"];
+
+    private static readonly SearchValues<char> Base64UrlAlphabet =
+        SearchValues.Create("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_");
+
+    // RFC 7519 NumericDate, bounded to what DateTimeOffset can hold.
+    private const long MaxNumericDate = 253402300799;
+
+    private readonly SigningKeySource _keys;
+    private readonly TimeProvider _time;
+    private readonly FrozenSet<string> _audiences;
+    private readonly string _audienceList;
+    private readonly string? _issuer;
+    private readonly bool _acceptLegacy;
+    private readonly bool _enforceWarnAfter;
+    private readonly TimeSpan _skew;
+    private readonly int _maxTokenSize;
+    private readonly string _cluster;
+
+    public KubernetesTokenValidator(KubernetesServiceAccountOptions options, string scheme, SigningKeySource keys, TimeProvider timeProvider)
+    {
+        _keys = keys;
+        _time = timeProvider;
+        _audiences = options.Audiences.ToFrozenSet(StringComparer.Ordinal);
+        _audienceList = "[" + string.Join(", ", options.Audiences.Select(a => $"'{a}'")) + "]";
+        _issuer = string.IsNullOrWhiteSpace(options.Issuer) ? null : options.Issuer;
+        _acceptLegacy = options.AcceptLegacyTokens;
+        _enforceWarnAfter = options.EnforceWarnAfter;
+        _skew = options.ClockSkew;
+        _maxTokenSize = options.MaxTokenSize;
+        _cluster = string.IsNullOrWhiteSpace(options.ClusterName) ? scheme : options.ClusterName;
+    }
+
+    public SigningKeySource Keys => _keys;
+
+    public async ValueTask<TokenValidationOutcome> ValidateAsync(string token, CancellationToken cancellationToken)
+    {
+        var parsed = Parse(token, out var failure);
+        if (parsed is null)
+        {
+            return TokenValidationOutcome.Fail(failure!);
+        }
+
+        var (header, payload, signingInputLength) = parsed.Value;
+        var now = _time.GetUtcNow();
+        var claims = payload.Kubernetes is not null ? CheckBound(payload, now, out failure) : CheckLegacy(payload, now, out failure);
+        if (claims is null)
+        {
+            return TokenValidationOutcome.Fail(failure! with { KeyId = header.KeyId, Issuer = payload.Issuer });
+        }
+
+        var keySet = await _keys.GetKeySetAsync(cancellationToken).ConfigureAwait(false);
+        if (keySet is null)
+        {
+            var status = _keys.GetStatus();
+            return Refuse(KubernetesTokenFailureReason.KeysUnavailable,
+                $"the issuer's signing keys have not been fetched yet{(status.LastError is null ? string.Empty : $" (last error: {status.LastError})")}; retry shortly",
+                header, claims);
+        }
+
+        if (!claims.IsLegacy)
+        {
+            var expectedIssuer = _issuer ?? keySet.DiscoveredIssuer;
+            if (expectedIssuer is null)
+            {
+                return Refuse(KubernetesTokenFailureReason.InvalidIssuer, "no issuer is configured and the discovery document names none; set the Issuer option", header, claims);
+            }
+
+            if (!string.Equals(payload.Issuer, expectedIssuer, StringComparison.Ordinal))
+            {
+                return Refuse(KubernetesTokenFailureReason.InvalidIssuer, $"issuer '{payload.Issuer}' is not the configured issuer '{expectedIssuer}'", header, claims);
+            }
+        }
+
+        var candidates = SelectKeys(keySet, header);
+        if (candidates.Length == 0 && header.KeyId is not null)
+        {
+            // One refresh for a kid we have not seen (a rotated key), throttled by RefreshInterval; then
+            // refused, as the API server does. Never "try every key" for a kid that names none.
+            keySet = await _keys.RefreshForUnknownKeyAsync(keySet, header.KeyId, cancellationToken).ConfigureAwait(false) ?? keySet;
+            candidates = SelectKeys(keySet, header);
+            if (candidates.Length == 0)
+            {
+                return Refuse(KubernetesTokenFailureReason.UnknownKey, $"no key with kid '{header.KeyId}' in the issuer's key set ({keySet.Keys.Count} keys)", header, claims);
+            }
+        }
+
+        var usable = candidates.Where(k => k.Accepts(header.Algorithm!)).ToArray();
+        if (usable.Length == 0)
+        {
+            return Refuse(KubernetesTokenFailureReason.UnsupportedAlgorithm,
+                header.KeyId is null
+                    ? $"no key of the issuer verifies {header.Algorithm}"
+                    : $"the key with kid '{header.KeyId}' does not verify {header.Algorithm}",
+                header, claims);
+        }
+
+        if (!VerifySignature(token, signingInputLength, header.Algorithm!, usable))
+        {
+            return Refuse(KubernetesTokenFailureReason.InvalidSignature,
+                header.KeyId is null ? "the signature does not verify with any of the issuer's keys" : $"the signature does not verify with the key with kid '{header.KeyId}'",
+                header, claims);
+        }
+
+        var pastWarnAfter = claims.WarnAfter is { } warnAfter && now > warnAfter + _skew;
+        return new TokenValidationOutcome(claims, null, keySet.TrustEpoch, pastWarnAfter);
+    }
+
+    private static TokenValidationOutcome Refuse(KubernetesTokenFailureReason reason, string description, JwtHeaderDocument header, KubernetesServiceAccount claims) =>
+        TokenValidationOutcome.Fail(new TokenFailure(reason, description, header.KeyId, claims.Issuer, claims.Namespace, claims.Name));
+
+    private static SigningKey[] SelectKeys(KeySet keySet, JwtHeaderDocument header) =>
+        header.KeyId is null ? [.. keySet.Keys] : keySet.FindByKeyId(header.KeyId);
+
+    /// <summary>Shape, header and payload: everything that needs no key.</summary>
+    internal (JwtHeaderDocument Header, JwtPayloadDocument Payload, int SigningInputLength)? Parse(string token, out TokenFailure? failure)
+    {
+        failure = null;
+        if (token.Length > _maxTokenSize)
+        {
+            failure = new(KubernetesTokenFailureReason.TooLarge, $"the token is {token.Length} characters long, more than MaxTokenSize ({_maxTokenSize})");
+            return null;
+        }
+
+        var span = token.AsSpan();
+        var dots = span.Count('.');
+        if (dots == 4)
+        {
+            failure = new(KubernetesTokenFailureReason.UnsupportedHeader, "encrypted tokens (JWE, 5 segments) are not accepted; service-account tokens are signed JWTs");
+            return null;
+        }
+
+        if (dots != 2)
+        {
+            failure = new(KubernetesTokenFailureReason.Malformed, $"a signed JWT has 3 dot-separated segments; this token has {dots + 1}");
+            return null;
+        }
+
+        var first = span.IndexOf('.');
+        var second = first + 1 + span[(first + 1)..].IndexOf('.');
+        var headerSegment = span[..first];
+        var payloadSegment = span[(first + 1)..second];
+        var signatureSegment = span[(second + 1)..];
+        if (headerSegment.IsEmpty || payloadSegment.IsEmpty)
+        {
+            failure = new(KubernetesTokenFailureReason.Malformed, "the token has an empty header or payload segment");
+            return null;
+        }
+
+        if (signatureSegment.IsEmpty)
+        {
+            failure = new(KubernetesTokenFailureReason.Malformed, "the token is unsigned (empty signature segment)");
+            return null;
+        }
+
+        // RFC 7515 §2: base64url without padding — no '+', '/', '=' or white space.
+        if (headerSegment.ContainsAnyExcept(Base64UrlAlphabet) || payloadSegment.ContainsAnyExcept(Base64UrlAlphabet) || signatureSegment.ContainsAnyExcept(Base64UrlAlphabet))
+        {
+            failure = new(KubernetesTokenFailureReason.Malformed, "a segment is not unpadded base64url (RFC 7515 §2)");
+            return null;
+        }
+
+        var header = Deserialize(headerSegment, JwtJsonContext.Default.JwtHeaderDocument, "header", out failure);
+        if (header is null)
+        {
+            return null;
+        }
+
+        if (header.Algorithm is null)
+        {
+            failure = new(KubernetesTokenFailureReason.Malformed, "the header names no 'alg'");
+            return null;
+        }
+
+        if (!AcceptedAlgorithms.Contains(header.Algorithm))
+        {
+            failure = new(KubernetesTokenFailureReason.UnsupportedAlgorithm, $"algorithm '{Shorten(header.Algorithm)}' is not accepted; service-account tokens are signed with RS256, ES256, ES384 or ES512", header.KeyId);
+            return null;
+        }
+
+        if (header.Other is not null)
+        {
+            foreach (var name in RefusedHeaderParameters)
+            {
+                if (header.Other.ContainsKey(name))
+                {
+                    failure = new(KubernetesTokenFailureReason.UnsupportedHeader, $"header parameter '{name}' is not accepted", header.KeyId);
+                    return null;
+                }
+            }
+        }
+
+        if (header.KeyId is { Length: 0 })
+        {
+            // Old tokens carry "kid": "" (istio GKE vector): same as no kid.
+            header.KeyId = null;
+        }
+
+        var payload = Deserialize(payloadSegment, JwtJsonContext.Default.JwtPayloadDocument, "payload", out failure);
+        if (payload is null)
+        {
+            failure = failure! with { KeyId = header.KeyId };
+            return null;
+        }
+
+        return (header, payload, second);
+    }
+
+    private static T? Deserialize<T>(ReadOnlySpan<char> segment, System.Text.Json.Serialization.Metadata.JsonTypeInfo<T> typeInfo, string what, out TokenFailure? failure)
+        where T : class
+    {
+        failure = null;
+        var maxLength = Base64Url.GetMaxDecodedLength(segment.Length);
+        var rented = ArrayPool<byte>.Shared.Rent(maxLength);
+        try
+        {
+            if (Base64Url.DecodeFromChars(segment, rented, out _, out var written) != OperationStatus.Done)
+            {
+                failure = new(KubernetesTokenFailureReason.Malformed, $"the {what} is not valid base64url");
+                return null;
+            }
+
+            var value = JsonSerializer.Deserialize(rented.AsSpan(0, written), typeInfo);
+            if (value is null)
+            {
+                failure = new(KubernetesTokenFailureReason.Malformed, $"the {what} is not a JSON object");
+            }
+
+            return value;
+        }
+        catch (JsonException ex)
+        {
+            failure = new(KubernetesTokenFailureReason.Malformed, $"the {what} is not acceptable JSON: {Shorten(ex.Message, 160)}");
+            return null;
+        }
+        catch (InvalidOperationException ex)
+        {
+            failure = new(KubernetesTokenFailureReason.Malformed, $"the {what} is not acceptable JSON: {Shorten(ex.Message, 160)}");
+            return null;
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(rented);
+        }
+    }
+
+    private KubernetesServiceAccount? CheckBound(JwtPayloadDocument payload, DateTimeOffset now, out TokenFailure? failure)
+    {
+        failure = null;
+        var k = payload.Kubernetes!;
+        var ns = k.Namespace;
+        var name = k.ServiceAccount?.Name;
+        if (string.IsNullOrEmpty(ns))
+        {
+            failure = new(KubernetesTokenFailureReason.MissingClaim, "the 'kubernetes.io' claim has no namespace");
+            return null;
+        }
+
+        if (string.IsNullOrEmpty(name) || string.IsNullOrEmpty(k.ServiceAccount!.Uid))
+        {
+            failure = new(KubernetesTokenFailureReason.MissingClaim, "the 'kubernetes.io' claim has no serviceaccount name and uid", Namespace: ns);
+            return null;
+        }
+
+        if (!CheckSubject(payload.Subject, ns, name, out failure))
+        {
+            return null;
+        }
+
+        if (payload.Audiences is null || payload.Audiences.Length == 0)
+        {
+            failure = new(KubernetesTokenFailureReason.InvalidAudience, $"the token names no audience; expected one of {_audienceList}", Namespace: ns, ServiceAccount: name);
+            return null;
+        }
+
+        var audienceMatch = false;
+        foreach (var audience in payload.Audiences)
+        {
+            if (_audiences.Contains(audience))
+            {
+                audienceMatch = true;
+                break;
+            }
+        }
+
+        if (!audienceMatch)
+        {
+            var named = payload.Audiences.Length == 1
+                ? $"audience '{Shorten(payload.Audiences[0])}' is"
+                : $"audiences [{string.Join(", ", payload.Audiences.Take(5).Select(a => $"'{Shorten(a)}'"))}] are";
+            failure = new(KubernetesTokenFailureReason.InvalidAudience, $"{named} not one of {_audienceList}", Namespace: ns, ServiceAccount: name);
+            return null;
+        }
+
+        if (payload.ExpiresAt is null)
+        {
+            failure = new(KubernetesTokenFailureReason.MissingExpiration, "the token has no 'exp'; bound service-account tokens always expire", Namespace: ns, ServiceAccount: name);
+            return null;
+        }
+
+        if (!CheckLifetime(payload, now, ns, name, out var expires, out var notBefore, out var issuedAt, out failure))
+        {
+            return null;
+        }
+
+        DateTimeOffset? warnAfter = null;
+        if (k.WarnAfter is { } warn)
+        {
+            if (warn < 0 || warn > MaxNumericDate)
+            {
+                failure = new(KubernetesTokenFailureReason.Malformed, "'kubernetes.io.warnafter' is out of range", Namespace: ns, ServiceAccount: name);
+                return null;
+            }
+
+            warnAfter = DateTimeOffset.FromUnixTimeSeconds(warn);
+            if (_enforceWarnAfter && now > warnAfter + _skew)
+            {
+                failure = new(KubernetesTokenFailureReason.Expired,
+                    $"the token is past its warnafter time {warnAfter:o}: its lifetime was extended, and a working kubelet would have replaced it; the caller must re-read its token file (or set EnforceWarnAfter to false)",
+                    Namespace: ns, ServiceAccount: name);
+                return null;
+            }
+        }
+
+        return new KubernetesServiceAccount
+        {
+            Namespace = ns,
+            Name = name,
+            Uid = k.ServiceAccount!.Uid,
+            PodName = k.Pod?.Name,
+            PodUid = k.Pod?.Uid,
+            NodeName = k.Node?.Name,
+            NodeUid = k.Node?.Uid,
+            SecretName = k.Secret?.Name,
+            SecretUid = k.Secret?.Uid,
+            Issuer = payload.Issuer ?? string.Empty,
+            Cluster = _cluster,
+            IsLegacy = false,
+            Audiences = payload.Audiences,
+            TokenId = payload.TokenId,
+            IssuedAt = issuedAt,
+            NotBefore = notBefore,
+            ExpiresAt = expires,
+            WarnAfter = warnAfter,
+        };
+    }
+
+    private KubernetesServiceAccount? CheckLegacy(JwtPayloadDocument payload, DateTimeOffset now, out TokenFailure? failure)
+    {
+        failure = null;
+        var ns = payload.LegacyNamespace;
+        var name = payload.LegacyServiceAccountName;
+        if (ns is null && name is null && payload.LegacySecretName is null && payload.LegacyServiceAccountUid is null)
+        {
+            failure = new(KubernetesTokenFailureReason.NotServiceAccountToken, "the token has neither the 'kubernetes.io' claim of bound tokens nor the claims of legacy tokens: not a Kubernetes service-account token");
+            return null;
+        }
+
+        if (!_acceptLegacy)
+        {
+            failure = new(KubernetesTokenFailureReason.LegacyTokenRefused,
+                "legacy secret-based service-account tokens are not accepted: they never expire and can be replayed against the API server; give the caller a projected token with your audience (serviceAccountToken volume), or set AcceptLegacyTokens",
+                Namespace: ns, ServiceAccount: name);
+            return null;
+        }
+
+        // k8s pkg/serviceaccount/legacy.go: every one of these claims is required.
+        if (string.IsNullOrEmpty(ns) || string.IsNullOrEmpty(name) || string.IsNullOrEmpty(payload.LegacyServiceAccountUid) || string.IsNullOrEmpty(payload.LegacySecretName))
+        {
+            failure = new(KubernetesTokenFailureReason.MissingClaim, "a legacy token needs the namespace, secret.name, service-account.name and service-account.uid claims", Namespace: ns, ServiceAccount: name);
+            return null;
+        }
+
+        if (!string.Equals(payload.Issuer, KubernetesServiceAccountDefaults.LegacyIssuer, StringComparison.Ordinal))
+        {
+            failure = new(KubernetesTokenFailureReason.InvalidIssuer, $"issuer '{Shorten(payload.Issuer)}' of a legacy token is not '{KubernetesServiceAccountDefaults.LegacyIssuer}'", Namespace: ns, ServiceAccount: name);
+            return null;
+        }
+
+        if (!CheckSubject(payload.Subject, ns, name, out failure))
+        {
+            return null;
+        }
+
+        if (!CheckLifetime(payload, now, ns, name, out var expires, out var notBefore, out var issuedAt, out failure))
+        {
+            return null;
+        }
+
+        return new KubernetesServiceAccount
+        {
+            Namespace = ns,
+            Name = name,
+            Uid = payload.LegacyServiceAccountUid,
+            SecretName = payload.LegacySecretName,
+            Issuer = payload.Issuer!,
+            Cluster = _cluster,
+            IsLegacy = true,
+            Audiences = payload.Audiences ?? [],
+            TokenId = payload.TokenId,
+            IssuedAt = issuedAt,
+            NotBefore = notBefore,
+            ExpiresAt = expires,
+        };
+    }
+
+    private static bool CheckSubject(string? subject, string ns, string name, out TokenFailure? failure)
+    {
+        failure = null;
+        var prefix = KubernetesServiceAccountDefaults.UsernamePrefix;
+        var span = subject.AsSpan();
+        if (subject is not null
+            && span.Length == prefix.Length + ns.Length + 1 + name.Length
+            && span.StartsWith(prefix, StringComparison.Ordinal)
+            && span.Slice(prefix.Length, ns.Length).SequenceEqual(ns)
+            && span[prefix.Length + ns.Length] == ':'
+            && span[(prefix.Length + ns.Length + 1)..].SequenceEqual(name))
+        {
+            return true;
+        }
+
+        failure = new(KubernetesTokenFailureReason.InvalidSubject,
+            subject is null
+                ? $"the token has no 'sub'; expected '{prefix}{ns}:{name}'"
+                : $"'sub' ('{Shorten(subject)}') does not match the token's namespace and service account ('{prefix}{ns}:{name}')",
+            Namespace: ns, ServiceAccount: name);
+        return false;
+    }
+
+    private bool CheckLifetime(JwtPayloadDocument payload, DateTimeOffset now, string ns, string name,
+        out DateTimeOffset? expires, out DateTimeOffset? notBefore, out DateTimeOffset? issuedAt, out TokenFailure? failure)
+    {
+        expires = notBefore = issuedAt = null;
+        failure = null;
+        foreach (var (claim, value) in new[] { ("exp", payload.ExpiresAt), ("nbf", payload.NotBefore), ("iat", payload.IssuedAt) })
+        {
+            if (value is < 0 or > MaxNumericDate)
+            {
+                failure = new(KubernetesTokenFailureReason.Malformed, $"'{claim}' is out of range", Namespace: ns, ServiceAccount: name);
+                return false;
+            }
+        }
+
+        if (payload.ExpiresAt is { } exp)
+        {
+            expires = DateTimeOffset.FromUnixTimeSeconds(exp);
+            if (now > expires.Value + _skew)
+            {
+                failure = new(KubernetesTokenFailureReason.Expired, $"the token expired at {expires:o} (now {now:o}, clock skew {_skew.TotalSeconds:0} s)", Namespace: ns, ServiceAccount: name);
+                return false;
+            }
+        }
+
+        if (payload.NotBefore is { } nbf)
+        {
+            notBefore = DateTimeOffset.FromUnixTimeSeconds(nbf);
+            if (now + _skew < notBefore.Value)
+            {
+                failure = new(KubernetesTokenFailureReason.NotYetValid, $"the token is not valid before {notBefore:o} (now {now:o}, clock skew {_skew.TotalSeconds:0} s)", Namespace: ns, ServiceAccount: name);
+                return false;
+            }
+        }
+
+        if (payload.IssuedAt is { } iat)
+        {
+            issuedAt = DateTimeOffset.FromUnixTimeSeconds(iat);
+            if (now + _skew < issuedAt.Value)
+            {
+                failure = new(KubernetesTokenFailureReason.NotYetValid, $"the token was issued in the future ({issuedAt:o}; now {now:o}, clock skew {_skew.TotalSeconds:0} s)", Namespace: ns, ServiceAccount: name);
+                return false;
+            }
+        }
+
+        return true;
+    }
+
+    private static bool VerifySignature(string token, int signingInputLength, string algorithm, SigningKey[] keys)
+    {
+        var signatureChars = token.AsSpan(signingInputLength + 1);
+        var signature = ArrayPool<byte>.Shared.Rent(Base64Url.GetMaxDecodedLength(signatureChars.Length));
+        var input = ArrayPool<byte>.Shared.Rent(signingInputLength);
+        try
+        {
+            if (Base64Url.DecodeFromChars(signatureChars, signature, out _, out var signatureLength) != OperationStatus.Done)
+            {
+                return false;
+            }
+
+            var inputLength = Encoding.ASCII.GetBytes(token.AsSpan(0, signingInputLength), input);
+            foreach (var key in keys)
+            {
+                var factory = key.Key.CryptoProviderFactory;
+                var provider = factory.CreateForVerifying(key.Key, algorithm);
+                try
+                {
+                    if (provider.Verify(input, 0, inputLength, signature, 0, signatureLength))
+                    {
+                        return true;
+                    }
+                }
+                finally
+                {
+                    factory.ReleaseSignatureProvider(provider);
+                }
+            }
+
+            return false;
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(input);
+            ArrayPool<byte>.Shared.Return(signature);
+        }
+    }
+
+    /// <summary>Cuts a value from the token to a length fit for a log line or an error description.</summary>
+    internal static string Shorten(string? value, int max = 64)
+    {
+        if (value is null)
+        {
+            return "(none)";
+        }
+
+        return value.Length <= max ? value : string.Concat(value.AsSpan(0, max), "…");
+    }
+}
