@@ -62,6 +62,7 @@ public static class KubernetesServiceAccountExtensions
         services.AddMetrics();
         services.TryAddSingleton<KubeSaAuthTelemetry>();
         services.TryAddSingleton<KeySourceRegistry>();
+        services.TryAddSingleton<SchemeRuntimeFactory>();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IConfigureOptions<KubernetesServiceAccountOptions>, KubernetesServiceAccountConfigureOptions>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IPostConfigureOptions<KubernetesServiceAccountOptions>, KubernetesServiceAccountPostConfigureOptions>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<KubernetesServiceAccountOptions>, KubernetesServiceAccountValidateOptions>());
@@ -89,7 +90,7 @@ public static class KubernetesServiceAccountExtensions
         var scheme = authenticationScheme ?? KubernetesServiceAccountDefaults.AuthenticationScheme;
         return builder.Add(new HealthCheckRegistration(
             name ?? $"kubesa-keys-{scheme}",
-            sp => new KubernetesServiceAccountKeysHealthCheck(sp.GetRequiredService<IOptionsMonitor<KubernetesServiceAccountOptions>>(), scheme),
+            sp => new KubernetesServiceAccountKeysHealthCheck(sp.GetRequiredService<IOptionsMonitor<KubernetesServiceAccountOptions>>(), sp.GetRequiredService<SchemeRuntimeFactory>(), scheme),
             failureStatus,
             tags));
     }

@@ -24,7 +24,8 @@ internal sealed class KubernetesServiceAccountHandler(
     IOptionsMonitor<KubernetesServiceAccountOptions> options,
     ILoggerFactory logger,
     UrlEncoder encoder,
-    KubeSaAuthTelemetry telemetry)
+    KubeSaAuthTelemetry telemetry,
+    SchemeRuntimeFactory runtimes)
     : AuthenticationHandler<KubernetesServiceAccountOptions>(options, logger, encoder)
 {
     private const string BearerPrefix = "Bearer ";
@@ -66,7 +67,7 @@ internal sealed class KubernetesServiceAccountHandler(
             }
         }
 
-        var runtime = Options.Runtime ?? throw new InvalidOperationException("KubernetesServiceAccountOptions were not post-configured; register the scheme with AddKubernetesServiceAccount().");
+        var runtime = runtimes.GetOrCreate(Scheme.Name, Options);
         KubernetesServiceAccount serviceAccount;
         var cacheHit = false;
         try

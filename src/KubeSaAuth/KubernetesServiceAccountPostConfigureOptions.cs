@@ -10,16 +10,8 @@ using Microsoft.Extensions.Options;
 
 namespace KubeSaAuth;
 
-/// <summary>
-/// Builds the derived state of a scheme — addresses, backchannel, key source, validator, cache — filling
-/// only what is unset.
-/// </summary>
-internal sealed class KubernetesServiceAccountPostConfigureOptions(
-    IServiceProvider services,
-    IHttpClientFactory httpClientFactory,
-    ILoggerFactory loggerFactory,
-    KubeSaAuthTelemetry telemetry,
-    KeySourceRegistry registry)
+/// <summary>Fills the defaults that depend on the container (clock, backchannel client name), only where unset.</summary>
+internal sealed class KubernetesServiceAccountPostConfigureOptions(IServiceProvider services)
     : IPostConfigureOptions<KubernetesServiceAccountOptions>
 {
     public void PostConfigure(string? name, KubernetesServiceAccountOptions options)
@@ -27,24 +19,56 @@ internal sealed class KubernetesServiceAccountPostConfigureOptions(
         name ??= Options.DefaultName;
         options.TimeProvider ??= services.GetService<TimeProvider>() ?? TimeProvider.System;
         options.BackchannelHttpClientName ??= KeySourceRegistry.HttpClientNamePrefix + name;
+    }
+}
 
+/// <summary>
+/// Builds the long-lived machinery of a scheme on first use — addresses, key source, validator, cache —
+/// from the final options. Not in <c>PostConfigure</c>: a <c>PostConfigure</c> the application (or a
+/// <c>WebApplicationFactory</c> test) registers after ours would otherwise come too late.
+/// </summary>
+internal sealed class SchemeRuntimeFactory(
+    IServiceProvider services,
+    IHttpClientFactory httpClientFactory,
+    ILoggerFactory loggerFactory,
+    KubeSaAuthTelemetry telemetry,
+    KeySourceRegistry registry)
+{
+    private readonly object _gate = new();
+
+    public SchemeRuntime GetOrCreate(string name, KubernetesServiceAccountOptions options)
+    {
+        var runtime = options.Runtime;
+        if (runtime is not null)
+        {
+            return runtime;
+        }
+
+        lock (_gate)
+        {
+            return options.Runtime ??= Create(name, options);
+        }
+    }
+
+    private SchemeRuntime Create(string name, KubernetesServiceAccountOptions options)
+    {
+        options.TimeProvider ??= services.GetService<TimeProvider>() ?? TimeProvider.System;
+        options.BackchannelHttpClientName ??= KeySourceRegistry.HttpClientNamePrefix + name;
         foreach (var configurer in services.GetServices<IKubernetesBackchannelConfigurer>())
         {
             configurer.PostConfigure(name, options);
         }
 
         if (string.IsNullOrWhiteSpace(options.MetadataAddress) && Uri.TryCreate(options.Issuer, UriKind.Absolute, out _)
-            && !(!string.IsNullOrWhiteSpace(options.JwksUri) && !string.IsNullOrWhiteSpace(options.Issuer)))
+            && string.IsNullOrWhiteSpace(options.JwksUri))
         {
-            // Never a '//' in the path: the issuer may end with '/'.
+            // Never a '//' in the path: the issuer may end with '/'. With both Issuer and JwksUri set,
+            // discovery is not needed and not fetched.
             options.MetadataAddress = options.Issuer!.TrimEnd('/') + KubernetesServiceAccountDefaults.DiscoveryPath;
         }
 
-        if (options.Runtime is not null || options.GetValidationError() is not null)
-        {
-            // Invalid options are reported by Validate() at startup and on use; nothing to build.
-            return;
-        }
+        // Throws the message that says what to set (also reported at startup by ValidateOnStart).
+        options.Validate(name);
 
         var logger = loggerFactory.CreateLogger(typeof(KubernetesServiceAccountHandler).FullName!);
         var retriever = new KeySetRetriever(
@@ -73,11 +97,11 @@ internal sealed class KubernetesServiceAccountPostConfigureOptions(
         }
 
         var reviewer = services.GetService<ITokenReviewerFactory>()?.Create(name, options);
-        options.Runtime = new SchemeRuntime(keys, validator, cache, reviewer);
+        return new SchemeRuntime(keys, validator, cache, reviewer);
     }
 }
 
-/// <summary>Lets in-cluster mode fill addresses and backchannel settings before the key source is built.</summary>
+/// <summary>Lets in-cluster mode fill addresses and backchannel settings before the key source is built (called once per scheme, on first use).</summary>
 internal interface IKubernetesBackchannelConfigurer
 {
     void PostConfigure(string name, KubernetesServiceAccountOptions options);

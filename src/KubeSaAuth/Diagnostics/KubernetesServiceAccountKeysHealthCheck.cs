@@ -2,6 +2,7 @@
 // Licensed under the MIT License. See LICENSE in the repository root.
 
 using System.Globalization;
+using KubeSaAuth.Tokens;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Options;
 
@@ -12,14 +13,18 @@ namespace KubeSaAuth.Diagnostics;
 /// fail and older keys are served (stale while error), Unhealthy when there are no keys. Meant for a
 /// readiness probe, never for liveness: an unreachable issuer must not restart the Pod.
 /// </summary>
-internal sealed class KubernetesServiceAccountKeysHealthCheck(IOptionsMonitor<KubernetesServiceAccountOptions> optionsMonitor, string scheme) : IHealthCheck
+internal sealed class KubernetesServiceAccountKeysHealthCheck(IOptionsMonitor<KubernetesServiceAccountOptions> optionsMonitor, SchemeRuntimeFactory runtimes, string scheme) : IHealthCheck
 {
     public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
     {
-        var runtime = optionsMonitor.Get(scheme).Runtime;
-        if (runtime is null)
+        SchemeRuntime runtime;
+        try
         {
-            return new HealthCheckResult(context.Registration.FailureStatus, $"Scheme '{scheme}' is not configured (see the startup error).");
+            runtime = runtimes.GetOrCreate(scheme, optionsMonitor.Get(scheme));
+        }
+        catch (InvalidOperationException ex)
+        {
+            return new HealthCheckResult(context.Registration.FailureStatus, $"Scheme '{scheme}' is misconfigured: {ex.Message}");
         }
 
         // Starts the first fetch if none ran yet (bounded by MaxKeyFetchWait).

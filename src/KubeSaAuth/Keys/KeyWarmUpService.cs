@@ -16,6 +16,7 @@ namespace KubeSaAuth.Keys;
 internal sealed class KeyWarmUpService(
     IAuthenticationSchemeProvider schemes,
     IOptionsMonitor<KubernetesServiceAccountOptions> optionsMonitor,
+    SchemeRuntimeFactory runtimes,
     ILogger<KeyWarmUpService> logger) : IHostedService
 {
     public async Task StartAsync(CancellationToken cancellationToken)
@@ -28,15 +29,16 @@ internal sealed class KeyWarmUpService(
             }
 
             var options = optionsMonitor.Get(scheme.Name);
-            if (!options.WarmUpOnStartup || options.Runtime is null)
+            if (!options.WarmUpOnStartup)
             {
                 continue;
             }
 
+            var keys = runtimes.GetOrCreate(scheme.Name, options).Keys;
             try
             {
-                var ok = await options.Runtime.Keys.FetchNowAsync(cancellationToken).WaitAsync(options.BackchannelTimeout + TimeSpan.FromSeconds(1), cancellationToken).ConfigureAwait(false);
-                Log.KeysWarmUp(logger, scheme.Name, ok ? $"{options.Runtime.Keys.Current!.Keys.Count} keys fetched" : "the fetch failed; starting anyway, retrying in the background");
+                var ok = await keys.FetchNowAsync(cancellationToken).WaitAsync(options.BackchannelTimeout + TimeSpan.FromSeconds(1), cancellationToken).ConfigureAwait(false);
+                Log.KeysWarmUp(logger, scheme.Name, ok ? $"{keys.Current!.Keys.Count} keys fetched" : "the fetch failed; starting anyway, retrying in the background");
             }
             catch (TimeoutException)
             {
