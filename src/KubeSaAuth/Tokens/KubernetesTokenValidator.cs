@@ -117,7 +117,7 @@ internal sealed class KubernetesTokenValidator
             }
         }
 
-        var usable = candidates.Where(k => k.Accepts(header.Algorithm!)).ToArray();
+        var usable = Usable(candidates, header.Algorithm!);
         if (usable.Length == 0)
         {
             return Refuse(KubernetesTokenFailureReason.UnsupportedAlgorithm,
@@ -140,6 +140,36 @@ internal sealed class KubernetesTokenValidator
 
     private static TokenValidationOutcome Refuse(KubernetesTokenFailureReason reason, string description, JwtHeaderDocument header, KubernetesServiceAccount claims) =>
         TokenValidationOutcome.Fail(new TokenFailure(reason, description, header.KeyId, claims.Issuer, claims.Namespace, claims.Name));
+
+    private static SigningKey[] Usable(SigningKey[] candidates, string algorithm)
+    {
+        // Almost always one key (the token's kid) that accepts the algorithm: return the array as is.
+        var count = 0;
+        foreach (var key in candidates)
+        {
+            if (key.Accepts(algorithm))
+            {
+                count++;
+            }
+        }
+
+        if (count == candidates.Length)
+        {
+            return candidates;
+        }
+
+        var usable = new SigningKey[count];
+        count = 0;
+        foreach (var key in candidates)
+        {
+            if (key.Accepts(algorithm))
+            {
+                usable[count++] = key;
+            }
+        }
+
+        return usable;
+    }
 
     private static SigningKey[] SelectKeys(KeySet keySet, JwtHeaderDocument header) =>
         header.KeyId is null ? [.. keySet.Keys] : keySet.FindByKeyId(header.KeyId);
@@ -521,18 +551,10 @@ internal sealed class KubernetesTokenValidator
             var inputLength = Encoding.ASCII.GetBytes(token.AsSpan(0, signingInputLength), input);
             foreach (var key in keys)
             {
-                var factory = key.Key.CryptoProviderFactory;
-                var provider = factory.CreateForVerifying(key.Key, algorithm);
-                try
+                // IdentityModel's provider, cached on the key (no per-call factory lookup).
+                if (key.GetVerifier(algorithm).Verify(input, 0, inputLength, signature, 0, signatureLength))
                 {
-                    if (provider.Verify(input, 0, inputLength, signature, 0, signatureLength))
-                    {
-                        return true;
-                    }
-                }
-                finally
-                {
-                    factory.ReleaseSignatureProvider(provider);
+                    return true;
                 }
             }
 
