@@ -160,6 +160,18 @@ internal sealed class BenchmarkEnvironment : IAsyncDisposable
         }
     }
 
+    /// <summary>The floor of every request in this harness: a request scope and an HttpContext with the header, nothing authenticated.</summary>
+    public async Task<bool> EmptyRequestAsync(string authorization)
+    {
+        var scope = _scopes.CreateAsyncScope();
+        await using (scope.ConfigureAwait(false))
+        {
+            var context = new DefaultHttpContext { RequestServices = scope.ServiceProvider };
+            context.Request.Headers.Authorization = authorization;
+            return context.Request.Headers.Authorization.Count == 1;
+        }
+    }
+
     /// <summary>The handler alone: a new handler (as the handler provider makes one per request), initialize, authenticate.</summary>
     public Task<AuthenticateResult> AuthenticateWithKubeHandlerAsync(HttpContext context) =>
         AuthenticateWithHandlerAsync(typeof(KubernetesServiceAccountHandler), KubeSchemeInfo, context);

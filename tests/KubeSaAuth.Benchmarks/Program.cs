@@ -32,11 +32,15 @@ if (arguments.Contains("--alloc"))
 
 var quick = arguments.Remove("--quick");
 var job = quick
-    ? Job.Dry.WithWarmupCount(1).WithIterationCount(3).WithIterationTime(TimeInterval.FromMilliseconds(150)).WithInvocationCount(-1).WithUnrollFactor(1)
+    ? Job.Default.WithLaunchCount(1).WithWarmupCount(1).WithIterationCount(3).WithIterationTime(TimeInterval.FromMilliseconds(120))
     : Job.Default.WithWarmupCount(4).WithIterationCount(15).WithMaxRelativeError(0.05);
 var config = ManualConfig.Create(DefaultConfig.Instance)
     .AddJob(job.WithToolchain(InProcessEmitToolchain.Instance).WithId(quick ? "Quick" : "Full"))
     .AddDiagnoser(MemoryDiagnoser.Default)
     .WithOptions(ConfigOptions.DisableOptimizationsValidator);
-await AllocationMeasurement.RunAsync();
+if (!quick)
+{
+    await AllocationMeasurement.RunAsync();
+}
+
 BenchmarkRunner.Run<AuthenticationBenchmarks>(config, [.. arguments]);
