@@ -65,6 +65,8 @@ internal sealed class BenchmarkEnvironment : IAsyncDisposable
 
     public IServiceProvider Services => _services;
 
+    public KubeSaAuth.Keys.SigningKeySource KubeKeys => _services.GetRequiredService<IOptionsMonitor<KubernetesServiceAccountOptions>>().Get(KubeScheme).Runtime!.Keys;
+
     public ValidationCache? KubeCache => _services.GetRequiredService<IOptionsMonitor<KubernetesServiceAccountOptions>>().Get(KubeScheme).Runtime?.Cache;
 
     public static async Task<BenchmarkEnvironment> CreateAsync(Action<KubernetesServiceAccountOptions>? configureKube = null)
@@ -157,6 +159,19 @@ internal sealed class BenchmarkEnvironment : IAsyncDisposable
 
             var authorized = await _authorization.AuthorizeAsync(result.Principal, null, policy).ConfigureAwait(false);
             return authorized.Succeeded;
+        }
+    }
+
+    /// <summary>Authenticate only, without the policy: what the authentication middleware does.</summary>
+    public async Task<bool> AuthenticateOnlyAsync(string scheme, string authorization)
+    {
+        var scope = _scopes.CreateAsyncScope();
+        await using (scope.ConfigureAwait(false))
+        {
+            var context = new DefaultHttpContext { RequestServices = scope.ServiceProvider };
+            context.Request.Headers.Authorization = authorization;
+            var result = await context.AuthenticateAsync(scheme).ConfigureAwait(false);
+            return result.Succeeded;
         }
     }
 
