@@ -191,6 +191,10 @@ internal sealed class BenchmarkEnvironment : IAsyncDisposable
     public Task<AuthenticateResult> AuthenticateWithKubeHandlerAsync(HttpContext context) =>
         AuthenticateWithHandlerAsync(typeof(KubernetesServiceAccountHandler), KubeSchemeInfo, context);
 
+    /// <summary>A KubeSaAuth handler of <paramref name="scheme"/> alone.</summary>
+    public Task<AuthenticateResult> AuthenticateWithHandlerAsync(string scheme, HttpContext context) =>
+        AuthenticateWithHandlerAsync(typeof(KubernetesServiceAccountHandler), _services.GetRequiredService<IAuthenticationSchemeProvider>().GetSchemeAsync(scheme).GetAwaiter().GetResult()!, context);
+
     /// <summary>JwtBearer's handler alone, as <see cref="AuthenticateWithKubeHandlerAsync"/>.</summary>
     public Task<AuthenticateResult> AuthenticateWithJwtHandlerAsync(HttpContext context) =>
         AuthenticateWithHandlerAsync(typeof(JwtBearerHandler), JwtSchemeInfo, context);
