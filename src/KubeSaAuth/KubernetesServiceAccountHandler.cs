@@ -51,8 +51,9 @@ internal sealed class KubernetesServiceAccountHandler(
             return messageReceived.Result;
         }
 
+        // As JwtBearerHandler: an event that leaves Token null or empty lets the header speak.
         var token = messageReceived.Token;
-        if (token is null)
+        if (string.IsNullOrEmpty(token))
         {
             var headerFailure = ReadBearerToken(out token);
             if (headerFailure is not null)
