@@ -213,12 +213,6 @@ internal sealed class KubernetesTokenValidator
             return null;
         }
 
-        if (signatureSegment.IsEmpty)
-        {
-            failure = new(KubernetesTokenFailureReason.Malformed, "the token is unsigned (empty signature segment)");
-            return null;
-        }
-
         // RFC 7515 §2: base64url without padding — no '+', '/', '=' or white space.
         if (headerSegment.ContainsAnyExcept(Base64UrlAlphabet) || payloadSegment.ContainsAnyExcept(Base64UrlAlphabet) || signatureSegment.ContainsAnyExcept(Base64UrlAlphabet))
         {
@@ -241,6 +235,13 @@ internal sealed class KubernetesTokenValidator
         if (!AcceptedAlgorithms.Contains(header.Algorithm))
         {
             failure = new(KubernetesTokenFailureReason.UnsupportedAlgorithm, $"algorithm '{Shorten(header.Algorithm)}' is not accepted; service-account tokens are signed with RS256, ES256, ES384 or ES512", header.KeyId);
+            return null;
+        }
+
+        // After the algorithm check, so that an 'alg: none' token is refused for what it is.
+        if (signatureSegment.IsEmpty)
+        {
+            failure = new(KubernetesTokenFailureReason.Malformed, "the token is unsigned (empty signature segment)", header.KeyId);
             return null;
         }
 
