@@ -78,7 +78,7 @@ internal sealed class KubernetesTokenValidator
         var claims = payload.Kubernetes is not null ? CheckBound(payload, now, out failure) : CheckLegacy(payload, now, out failure);
         if (claims is null)
         {
-            return TokenValidationOutcome.Fail(failure! with { KeyId = header.KeyId, Issuer = payload.Issuer });
+            return TokenValidationOutcome.Fail(failure! with { KeyId = header.KeyId, Issuer = payload.Issuer, Audiences = payload.Audiences });
         }
 
         var keySet = await _keys.GetKeySetAsync(cancellationToken).ConfigureAwait(false);
@@ -139,7 +139,7 @@ internal sealed class KubernetesTokenValidator
     }
 
     private static TokenValidationOutcome Refuse(KubernetesTokenFailureReason reason, string description, JwtHeaderDocument header, KubernetesServiceAccount claims) =>
-        TokenValidationOutcome.Fail(new TokenFailure(reason, description, header.KeyId, claims.Issuer, claims.Namespace, claims.Name));
+        TokenValidationOutcome.Fail(new TokenFailure(reason, description, header.KeyId, claims.Issuer, claims.Namespace, claims.Name, claims.Audiences));
 
     private static SigningKey[] SelectKeys(KeySet keySet, JwtHeaderDocument header) =>
         header.KeyId is null ? [.. keySet.Keys] : keySet.FindByKeyId(header.KeyId);
