@@ -336,7 +336,8 @@ internal sealed class KubernetesServiceAccountHandler(
         {
             var keyId = KubernetesTokenValidator.Shorten(failure.KeyId);
             var issuer = KubernetesTokenValidator.Shorten(failure.Issuer);
-            Log.TokenRefused(Logger, failure.Reason, failure.Description, keyId, issuer, failure.Namespace, failure.ServiceAccount);
+            var audience = failure.Audiences is null ? null : KubernetesTokenValidator.Shorten(string.Join(",", failure.Audiences.Take(5)), 128);
+            Log.TokenRefused(Logger, failure.Reason, failure.Description, keyId, issuer, audience, failure.Namespace, failure.ServiceAccount);
         }
 
         Record(started, "failure", failure.Reason.ToString(), isLegacy: null, cacheHit);

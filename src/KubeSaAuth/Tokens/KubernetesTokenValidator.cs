@@ -83,7 +83,7 @@ internal sealed class KubernetesTokenValidator
             // keys in hand (fetching only on a cold start, as any token would); never the unknown-kid refresh.
             var known = _keys.Current ?? await _keys.GetKeySetAsync(cancellationToken).ConfigureAwait(false);
             return TokenValidationOutcome.Fail(ForgedUnderKnownKey(token, signingInputLength, header, known)
-                ?? failure! with { KeyId = header.KeyId, Issuer = payload.Issuer });
+                ?? failure! with { KeyId = header.KeyId, Issuer = payload.Issuer, Audiences = payload.Audiences });
         }
 
         var keySet = await _keys.GetKeySetAsync(cancellationToken).ConfigureAwait(false);
@@ -150,7 +150,7 @@ internal sealed class KubernetesTokenValidator
     }
 
     private static TokenValidationOutcome Refuse(KubernetesTokenFailureReason reason, string description, JwtHeaderDocument header, KubernetesServiceAccount claims) =>
-        TokenValidationOutcome.Fail(new TokenFailure(reason, description, header.KeyId, claims.Issuer, claims.Namespace, claims.Name));
+        TokenValidationOutcome.Fail(new TokenFailure(reason, description, header.KeyId, claims.Issuer, claims.Namespace, claims.Name, claims.Audiences));
 
     /// <summary>
     /// The <see cref="KubernetesTokenFailureReason.InvalidSignature"/> failure when <paramref name="keySet"/> (keys
