@@ -115,7 +115,7 @@ internal sealed class KubernetesServiceAccountHandler(
 
             if (runtime.Reviewer is { } reviewer)
             {
-                var forceFresh = Context.Items.ContainsKey(ForceTokenReviewItem);
+                var forceFresh = Context.Items.ContainsKey(ForceTokenReviewItem) || Authorization.KubernetesLiveTokenReview.IsRequired(Context);
                 var reviewFailure = await reviewer.ReviewAsync(token, serviceAccount, forceFresh, Context.RequestAborted);
                 if (reviewFailure is not null)
                 {
@@ -125,6 +125,11 @@ internal sealed class KubernetesServiceAccountHandler(
                     }
 
                     return await FailAsync(reviewFailure, started, cacheHit);
+                }
+
+                if (forceFresh)
+                {
+                    Authorization.KubernetesLiveTokenReview.MarkReviewed(Context, Scheme.Name);
                 }
             }
         }
