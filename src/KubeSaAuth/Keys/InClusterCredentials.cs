@@ -124,31 +124,28 @@ internal sealed class InClusterCredentials
         return custom.Build(leaf);
     }
 
-    /// <summary>The CA certificates, reloaded when <c>ca.crt</c> changed (its size or time; checked per TLS handshake, which is rare).</summary>
+    /// <summary>
+    /// The CA certificates, reloaded when <c>ca.crt</c> changed. The file (a few KiB) is read per TLS
+    /// handshake, which pooled connections make rare; its content is compared, since the kubelet swaps the
+    /// <c>..data</c> symlink and neither the <c>ca.crt</c> link nor a watcher sees that reliably.
+    /// </summary>
     private X509Certificate2Collection GetRoots()
     {
-        var info = new FileInfo(_caPath);
-        info.Refresh();
-        if (!info.Exists)
-        {
-            throw new FileNotFoundException($"'{_caPath}' does not exist.", _caPath);
-        }
-
-        var stamp = (info.LastWriteTimeUtc, info.Length);
+        var pem = File.ReadAllBytes(_caPath);
         lock (_gate)
         {
-            if (_roots is not null && _roots.Stamp == stamp)
+            if (_roots is not null && _roots.Pem.AsSpan().SequenceEqual(pem))
             {
                 return _roots.Certificates;
             }
 
             var certificates = new X509Certificate2Collection();
-            certificates.ImportFromPemFile(_caPath);
-            _roots = new TrustedRoots(certificates, stamp);
+            certificates.ImportFromPem(System.Text.Encoding.ASCII.GetString(pem));
+            _roots = new TrustedRoots(certificates, pem);
             CaLoads++;
             return certificates;
         }
     }
 
-    private sealed record TrustedRoots(X509Certificate2Collection Certificates, (DateTime, long) Stamp);
+    private sealed record TrustedRoots(X509Certificate2Collection Certificates, byte[] Pem);
 }
