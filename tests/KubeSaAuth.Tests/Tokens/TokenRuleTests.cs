@@ -159,9 +159,21 @@ public sealed class TokenRuleTests
     public async Task Refuses_forged_payload_under_a_known_key_as_invalid_signature()
     {
         using var harness = ValidatorHarness.For(_issuer);
+        await harness.WarmAsync();
 
         // Tampered() rewrites 'sub' to kube-system:admin after signing: a forgery, not a subject mismatch.
         await harness.AssertRefusedAsync(Token().Tampered().Build(), KubernetesTokenFailureReason.InvalidSignature);
+    }
+
+    [Fact]
+    public async Task Refuses_a_token_for_its_claims_without_fetching_keys_on_a_cold_start()
+    {
+        using var harness = ValidatorHarness.For(_issuer);
+
+        await harness.AssertRefusedAsync(Token().Tampered().Build(), KubernetesTokenFailureReason.InvalidSubject);
+        await harness.AssertRefusedAsync(Token().WithAudience("vault").Build(), KubernetesTokenFailureReason.InvalidAudience);
+
+        Assert.Equal(0, harness.JwksRequests);
     }
 
     [Fact]
@@ -404,6 +416,7 @@ public sealed class TokenRuleTests
     public async Task Refuses_legacy_token_signed_by_a_key_outside_the_key_set()
     {
         using var harness = ValidatorHarness.For(_issuer, o => o.AcceptLegacyTokens = true);
+        await harness.WarmAsync();
 
         await harness.AssertRefusedAsync(Token().Legacy().SignedWith(TestSigningKey.Create()).WithKeyId(null).Build(), KubernetesTokenFailureReason.InvalidSignature);
     }

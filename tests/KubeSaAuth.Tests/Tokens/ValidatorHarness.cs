@@ -65,6 +65,13 @@ internal sealed class ValidatorHarness : IDisposable
     public static KubernetesTestIssuer NewIssuer(string issuer = "https://kubernetes.default.svc.cluster.local") =>
         new(issuer, new FakeTimeProvider(new DateTimeOffset(2026, 1, 1, 12, 0, 0, TimeSpan.Zero)));
 
+    /// <summary>Fetches the keys now, as the first request or the warm-up would.</summary>
+    public async Task<ValidatorHarness> WarmAsync()
+    {
+        Assert.True(await Keys.FetchNowAsync(CancellationToken.None), "the key fetch failed");
+        return this;
+    }
+
     public async Task<TokenValidationOutcome> ValidateAsync(string token) =>
         await Validator.ValidateAsync(token, CancellationToken.None);
 
