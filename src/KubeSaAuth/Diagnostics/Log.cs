@@ -15,9 +15,10 @@ internal static partial class Log
         Message = "Authenticated service account {Namespace}/{ServiceAccount} ({Kind} token, pod {Pod}) of cluster {Cluster}.")]
     public static partial void TokenValidated(ILogger logger, string @namespace, string serviceAccount, string kind, string? pod, string cluster);
 
+    // The parameter is "Namespace", not "@namespace": the generator would name the structured field "@namespace".
     [LoggerMessage(EventId = 101, EventName = "TokenRefused", Level = LogLevel.Information,
-        Message = "Refused a service-account token ({Reason}): {Description} [kid {KeyId}, issuer {Issuer}, namespace {Namespace}, service account {ServiceAccount}].")]
-    public static partial void TokenRefused(ILogger logger, KubernetesTokenFailureReason reason, string description, string? keyId, string? issuer, string? @namespace, string? serviceAccount);
+        Message = "Refused a service-account token ({Reason}): {Description} [kid {KeyId}, issuer {Issuer}, audience {Audience}, namespace {Namespace}, service account {ServiceAccount}].")]
+    public static partial void TokenRefused(ILogger logger, KubernetesTokenFailureReason reason, string description, string? keyId, string? issuer, string? audience, string? Namespace, string? serviceAccount);
 
     [LoggerMessage(EventId = 102, EventName = "TokenPastWarnAfter", Level = LogLevel.Warning,
         Message = "Accepted an extended token of {Namespace}/{ServiceAccount} past its warnafter time {WarnAfter:o}: the caller uses a stale token file (EnforceWarnAfter is off).")]
@@ -74,4 +75,12 @@ internal static partial class Log
     [LoggerMessage(EventId = 207, EventName = "KeysWarmUp", Level = LogLevel.Information,
         Message = "Warm-up of scheme {Scheme}: {Outcome}.")]
     public static partial void KeysWarmUp(ILogger logger, string scheme, string outcome);
+
+    [LoggerMessage(EventId = 500, EventName = "TokenCached", Level = LogLevel.Debug,
+        Message = "Cached the validation of a token of {Namespace}/{ServiceAccount} (second successful validation).")]
+    public static partial void TokenCached(ILogger logger, string @namespace, string serviceAccount);
+
+    [LoggerMessage(EventId = 501, EventName = "TokenUncachedByReview", Level = LogLevel.Information,
+        Message = "TokenReview refused a token of {Namespace}/{ServiceAccount}; its cached validation was dropped.")]
+    public static partial void TokenUncachedByReview(ILogger logger, string @namespace, string serviceAccount);
 }

@@ -83,7 +83,7 @@ internal sealed class KubernetesTokenValidator
             // forged, that is the reason to report (a tampered 'sub' is a forgery, not a subject mismatch).
             // Only keys in hand: a token refused for its claims never causes a key fetch.
             return TokenValidationOutcome.Fail(ForgedUnderKnownKey(token, signingInputLength, header, _keys.Current)
-                ?? failure! with { KeyId = header.KeyId, Issuer = payload.Issuer });
+                ?? failure! with { KeyId = header.KeyId, Issuer = payload.Issuer, Audiences = payload.Audiences });
         }
 
         var keySet = await _keys.GetKeySetAsync(cancellationToken).ConfigureAwait(false);
@@ -128,7 +128,7 @@ internal sealed class KubernetesTokenValidator
             }
         }
 
-        var usable = candidates.Where(k => k.Accepts(header.Algorithm!)).ToArray();
+        var usable = Usable(candidates, header.Algorithm!);
         if (usable.Length == 0)
         {
             return Refuse(KubernetesTokenFailureReason.UnsupportedAlgorithm,
@@ -150,7 +150,7 @@ internal sealed class KubernetesTokenValidator
     }
 
     private static TokenValidationOutcome Refuse(KubernetesTokenFailureReason reason, string description, JwtHeaderDocument header, KubernetesServiceAccount claims) =>
-        TokenValidationOutcome.Fail(new TokenFailure(reason, description, header.KeyId, claims.Issuer, claims.Namespace, claims.Name));
+        TokenValidationOutcome.Fail(new TokenFailure(reason, description, header.KeyId, claims.Issuer, claims.Namespace, claims.Name, claims.Audiences));
 
     /// <summary>
     /// The <see cref="KubernetesTokenFailureReason.InvalidSignature"/> failure when <paramref name="keySet"/> (keys
@@ -164,7 +164,7 @@ internal sealed class KubernetesTokenValidator
             return null;
         }
 
-        var usable = SelectKeys(keySet, header).Where(k => k.Accepts(header.Algorithm!)).ToArray();
+        var usable = Usable(SelectKeys(keySet, header), header.Algorithm!);
         if (usable.Length == 0 || VerifySignature(token, signingInputLength, header.Algorithm!, usable))
         {
             return null;
@@ -173,6 +173,36 @@ internal sealed class KubernetesTokenValidator
         return new TokenFailure(KubernetesTokenFailureReason.InvalidSignature,
             header.KeyId is null ? "the signature does not verify with any of the issuer's keys" : $"the signature does not verify with the key with kid '{Shorten(header.KeyId)}'",
             header.KeyId);
+    }
+
+    private static SigningKey[] Usable(SigningKey[] candidates, string algorithm)
+    {
+        // Almost always one key (the token's kid) that accepts the algorithm: return the array as is.
+        var count = 0;
+        foreach (var key in candidates)
+        {
+            if (key.Accepts(algorithm))
+            {
+                count++;
+            }
+        }
+
+        if (count == candidates.Length)
+        {
+            return candidates;
+        }
+
+        var usable = new SigningKey[count];
+        count = 0;
+        foreach (var key in candidates)
+        {
+            if (key.Accepts(algorithm))
+            {
+                usable[count++] = key;
+            }
+        }
+
+        return usable;
     }
 
     private static SigningKey[] SelectKeys(KeySet keySet, JwtHeaderDocument header) =>
@@ -556,18 +586,10 @@ internal sealed class KubernetesTokenValidator
             var inputLength = Encoding.ASCII.GetBytes(token.AsSpan(0, signingInputLength), input);
             foreach (var key in keys)
             {
-                var factory = key.Key.CryptoProviderFactory;
-                var provider = factory.CreateForVerifying(key.Key, algorithm);
-                try
+                // IdentityModel's provider, cached on the key (no per-call factory lookup).
+                if (key.GetVerifier(algorithm).Verify(input, 0, inputLength, signature, 0, signatureLength))
                 {
-                    if (provider.Verify(input, 0, inputLength, signature, 0, signatureLength))
-                    {
-                        return true;
-                    }
-                }
-                finally
-                {
-                    factory.ReleaseSignatureProvider(provider);
+                    return true;
                 }
             }
 

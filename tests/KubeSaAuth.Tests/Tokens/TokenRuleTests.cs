@@ -7,7 +7,8 @@ using KubeSaAuth.Testing;
 using Microsoft.Extensions.Time.Testing;
 using Microsoft.IdentityModel.Tokens;
 
-namespace KubeSaAuth.Tests.Tokens;
+// Not KubeSaAuth.Tests.Tokens: that would hide KubeSaAuth.Tokens from sibling test namespaces writing "Tokens.X".
+namespace KubeSaAuth.Tests.TokenRules;
 
 /// <summary>Issue 2 §5, one rule per test, each through the real validator and key source.</summary>
 public sealed class TokenRuleTests
@@ -161,7 +162,10 @@ public sealed class TokenRuleTests
         using var harness = ValidatorHarness.For(_issuer);
         await harness.WarmAsync();
 
-        // Tampered() rewrites 'sub' to kube-system:admin after signing: a forgery, not a subject mismatch.
+        // Only 'sub' rewritten after signing (as neg_tampered_payload): a forgery, not a subject mismatch.
+        var forged = ReplacePayload(Token().Build(), p => p["sub"] = "system:serviceaccount:kube-system:admin");
+
+        await harness.AssertRefusedAsync(forged, KubernetesTokenFailureReason.InvalidSignature);
         await harness.AssertRefusedAsync(Token().Tampered().Build(), KubernetesTokenFailureReason.InvalidSignature);
     }
 
@@ -170,7 +174,9 @@ public sealed class TokenRuleTests
     {
         using var harness = ValidatorHarness.For(_issuer);
 
-        await harness.AssertRefusedAsync(Token().Tampered().Build(), KubernetesTokenFailureReason.InvalidSubject);
+        var forged = ReplacePayload(Token().Build(), p => p["sub"] = "system:serviceaccount:kube-system:admin");
+
+        await harness.AssertRefusedAsync(forged, KubernetesTokenFailureReason.InvalidSubject);
         await harness.AssertRefusedAsync(Token().WithAudience("vault").Build(), KubernetesTokenFailureReason.InvalidAudience);
 
         Assert.Equal(0, harness.JwksRequests);

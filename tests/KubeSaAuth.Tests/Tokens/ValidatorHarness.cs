@@ -9,7 +9,8 @@ using KubeSaAuth.Tokens;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Time.Testing;
 
-namespace KubeSaAuth.Tests.Tokens;
+// Not KubeSaAuth.Tests.Tokens: that would hide KubeSaAuth.Tokens from sibling test namespaces writing "Tokens.X".
+namespace KubeSaAuth.Tests.TokenRules;
 
 /// <summary>
 /// The token rules without a host: a <see cref="KubernetesTokenValidator"/> over a real
