@@ -101,6 +101,11 @@ internal sealed class TokenReviewer : ITokenReviewer, IDisposable
             {
                 outcome = Outcome.Unavailable($"request failed: {ex.Message}");
             }
+            catch (InvalidOperationException ex)
+            {
+                // Our own credentials: the Pod's token file is missing or expired (the message says which).
+                outcome = Outcome.Unavailable(ex.Message);
+            }
         }
 
         if (outcome.Error is { } error)

@@ -188,6 +188,20 @@ public sealed class TokenReviewerTests : IDisposable
     }
 
     [Fact]
+    public async Task Fails_closed_when_its_own_token_file_is_missing_and_sends_nothing()
+    {
+        Answer(Authenticated());
+        var source = new KubeSaAuth.Client.ServiceAccountTokenSource(System.IO.Path.Combine(System.IO.Path.GetTempPath(), "kubesa-missing-" + Guid.NewGuid().ToString("N")), _time);
+        using var client = new HttpClient(new KubeSaAuth.Client.KubernetesServiceAccountTokenHandler(source) { InnerHandler = new SocketsHttpHandler() });
+        using var reviewer = new TokenReviewer("test", new Uri(_apiServer.Url!), () => client, _options, _time, NullLogger.Instance, metrics: null);
+
+        var failure = await reviewer.ReviewAsync(Token, Caller, forceFresh: false, CancellationToken.None);
+
+        Assert.Equal(KubernetesTokenFailureReason.TokenReviewUnavailable, failure?.Reason);
+        Assert.Empty(_apiServer.LogEntries);
+    }
+
+    [Fact]
     public async Task Fails_closed_when_the_api_server_does_not_answer_in_time()
     {
         _apiServer.Given(Request.Create().WithPath(Path).UsingPost())
