@@ -15,9 +15,10 @@ internal static partial class Log
         Message = "Authenticated service account {Namespace}/{ServiceAccount} ({Kind} token, pod {Pod}) of cluster {Cluster}.")]
     public static partial void TokenValidated(ILogger logger, string @namespace, string serviceAccount, string kind, string? pod, string cluster);
 
+    // The parameter is "Namespace", not "@namespace": the generator would name the structured field "@namespace".
     [LoggerMessage(EventId = 101, EventName = "TokenRefused", Level = LogLevel.Information,
-        Message = "Refused a service-account token ({Reason}): {Description} [kid {KeyId}, issuer {Issuer}, namespace {Namespace}, service account {ServiceAccount}].")]
-    public static partial void TokenRefused(ILogger logger, KubernetesTokenFailureReason reason, string description, string? keyId, string? issuer, string? @namespace, string? serviceAccount);
+        Message = "Refused a service-account token ({Reason}): {Description} [kid {KeyId}, issuer {Issuer}, audience {Audience}, namespace {Namespace}, service account {ServiceAccount}].")]
+    public static partial void TokenRefused(ILogger logger, KubernetesTokenFailureReason reason, string description, string? keyId, string? issuer, string? audience, string? Namespace, string? serviceAccount);
 
     [LoggerMessage(EventId = 102, EventName = "TokenPastWarnAfter", Level = LogLevel.Warning,
         Message = "Accepted an extended token of {Namespace}/{ServiceAccount} past its warnafter time {WarnAfter:o}: the caller uses a stale token file (EnforceWarnAfter is off).")]
@@ -75,6 +76,14 @@ internal static partial class Log
         Message = "Warm-up of scheme {Scheme}: {Outcome}.")]
     public static partial void KeysWarmUp(ILogger logger, string scheme, string outcome);
 
+    [LoggerMessage(EventId = 500, EventName = "TokenCached", Level = LogLevel.Debug,
+        Message = "Cached the validation of a token of {Namespace}/{ServiceAccount} (second successful validation).")]
+    public static partial void TokenCached(ILogger logger, string @namespace, string serviceAccount);
+
+    [LoggerMessage(EventId = 501, EventName = "TokenUncachedByReview", Level = LogLevel.Information,
+        Message = "TokenReview refused a token of {Namespace}/{ServiceAccount}; its cached validation was dropped.")]
+    public static partial void TokenUncachedByReview(ILogger logger, string @namespace, string serviceAccount);
+
     [LoggerMessage(EventId = 300, EventName = "InClusterConfigured", Level = LogLevel.Information,
         Message = "Scheme {Scheme} runs in-cluster: keys from the API server {ApiServer}, trusting only the CA and using the token in {Directory}.")]
     public static partial void InClusterConfigured(ILogger logger, string scheme, string apiServer, string directory);
@@ -85,7 +94,7 @@ internal static partial class Log
 
     [LoggerMessage(EventId = 310, EventName = "TokenReviewRejected", Level = LogLevel.Information,
         Message = "The API server's TokenReview refused {Namespace}/{ServiceAccount} (scheme {Scheme}): {Error}.")]
-    public static partial void TokenReviewRejected(ILogger logger, string scheme, string @namespace, string serviceAccount, string error);
+    public static partial void TokenReviewRejected(ILogger logger, string scheme, string Namespace, string serviceAccount, string error);
 
     [LoggerMessage(EventId = 311, EventName = "TokenReviewUnavailable", Level = LogLevel.Warning,
         Message = "TokenReview of scheme {Scheme} at {Address} failed: {Error}. {Consequence}")]
@@ -93,7 +102,7 @@ internal static partial class Log
 
     [LoggerMessage(EventId = 312, EventName = "TokenReviewAuthenticated", Level = LogLevel.Debug,
         Message = "The API server's TokenReview authenticated {Namespace}/{ServiceAccount} (scheme {Scheme}, cached: {Cached}).")]
-    public static partial void TokenReviewAuthenticated(ILogger logger, string scheme, string @namespace, string serviceAccount, bool cached);
+    public static partial void TokenReviewAuthenticated(ILogger logger, string scheme, string Namespace, string serviceAccount, bool cached);
 
     [LoggerMessage(EventId = 313, EventName = "LiveTokenReviewUnavailable", Level = LogLevel.Warning,
         Message = "The '{Policy}' policy needs TokenReview, but no Kubernetes scheme authenticated the caller with TokenReview enabled; access is denied.")]

@@ -35,7 +35,7 @@ internal sealed class TokenReviewer : ITokenReviewer, IDisposable
     private readonly ILogger _logger;
     private readonly TokenReviewMetrics? _metrics;
     private readonly SemaphoreSlim _concurrency;
-    private readonly ConcurrentDictionary<TokenHash, Verdict> _cache = new();
+    private readonly ConcurrentDictionary<string, Verdict> _cache = new(StringComparer.Ordinal);
 
     public TokenReviewer(string scheme, Uri apiServer, Func<HttpClient> client, KubernetesServiceAccountOptions options, TimeProvider timeProvider, ILogger logger, TokenReviewMetrics? metrics)
     {
@@ -58,9 +58,8 @@ internal sealed class TokenReviewer : ITokenReviewer, IDisposable
 
     public async ValueTask<TokenFailure?> ReviewAsync(string token, KubernetesServiceAccount serviceAccount, bool forceFresh, CancellationToken cancellationToken)
     {
-        var hash = ValidationCache.Hash(token);
         var now = _time.GetUtcNow();
-        if (!forceFresh && _cache.TryGetValue(hash, out var cached))
+        if (!forceFresh && _cache.TryGetValue(token, out var cached))
         {
             if (now < cached.ExpiresAt)
             {
@@ -73,7 +72,7 @@ internal sealed class TokenReviewer : ITokenReviewer, IDisposable
                 return cached.Failure;
             }
 
-            _cache.TryRemove(new KeyValuePair<TokenHash, Verdict>(hash, cached));
+            _cache.TryRemove(new KeyValuePair<string, Verdict>(token, cached));
         }
 
         Outcome outcome;
@@ -131,13 +130,13 @@ internal sealed class TokenReviewer : ITokenReviewer, IDisposable
             Log.TokenReviewRejected(_logger, _scheme, serviceAccount.Namespace, serviceAccount.Name, outcome.Failure.Description);
         }
 
-        Remember(hash, outcome.Failure, serviceAccount, now);
+        Remember(token, outcome.Failure, serviceAccount, now);
         return outcome.Failure;
     }
 
     public void Dispose() => _concurrency.Dispose();
 
-    private void Remember(TokenHash hash, TokenFailure? failure, KubernetesServiceAccount serviceAccount, DateTimeOffset now)
+    private void Remember(string token, TokenFailure? failure, KubernetesServiceAccount serviceAccount, DateTimeOffset now)
     {
         if (_cacheDuration <= TimeSpan.Zero)
         {
@@ -172,7 +171,7 @@ internal sealed class TokenReviewer : ITokenReviewer, IDisposable
             }
         }
 
-        _cache[hash] = new Verdict(failure, expiresAt);
+        _cache[token] = new Verdict(failure, expiresAt);
     }
 
     private async Task<Outcome> SendAsync(string token, KubernetesServiceAccount serviceAccount, CancellationToken cancellationToken)

@@ -7,6 +7,7 @@ using KubeSaAuth.Testing;
 using KubeSaAuth.Tokens;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
 using Microsoft.Extensions.Time.Testing;
 
@@ -219,18 +220,48 @@ public sealed class InClusterTests : IAsyncLifetime
     }
 
     [Fact]
-    public void Fails_at_startup_when_the_service_account_directory_is_missing()
+    public async Task Fails_at_startup_when_the_service_account_directory_is_missing()
     {
         var services = new ServiceCollection();
         services.AddSingleton<IConfiguration>(new ConfigurationBuilder().Build());
+        services.AddLogging();
         services.AddAuthentication().AddKubernetesServiceAccount(o =>
         {
             o.UseInCluster(Path.Combine(Path.GetTempPath(), "kubesa-missing-" + Guid.NewGuid().ToString("N")));
             o.Audiences.Add("my-api");
         });
         using var provider = services.BuildServiceProvider();
+        var check = provider.GetServices<IHostedService>().OfType<InClusterStartupCheck>().Single();
 
-        var error = Assert.Throws<OptionsValidationException>(() => provider.GetRequiredService<IOptionsMonitor<KubernetesServiceAccountOptions>>().Get(Scheme));
+        var error = await Assert.ThrowsAsync<InvalidOperationException>(() => check.StartAsync(CancellationToken.None));
+
+        Assert.Contains("not running in a Pod?", error.Message, StringComparison.Ordinal);
+        Assert.Contains($"'{Scheme}'", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Reading_the_options_outside_a_pod_still_works()
+    {
+        var services = new ServiceCollection();
+        services.AddSingleton<IConfiguration>(new ConfigurationBuilder().Build());
+        services.AddAuthentication().AddKubernetesServiceAccount(o => o.UseInCluster("/nonexistent").Audiences.Add("my-api"));
+        using var provider = services.BuildServiceProvider();
+
+        var options = provider.GetRequiredService<IOptionsMonitor<KubernetesServiceAccountOptions>>().Get(Scheme);
+
+        Assert.True(options.InCluster);
+    }
+
+    [Fact]
+    public void The_first_use_outside_a_pod_says_why()
+    {
+        var services = new ServiceCollection();
+        services.AddSingleton<IConfiguration>(new ConfigurationBuilder().Build());
+        services.AddLogging();
+        services.AddAuthentication().AddKubernetesServiceAccount(o => o.UseInCluster("/nonexistent").Audiences.Add("my-api"));
+        using var provider = services.BuildServiceProvider();
+
+        var error = Assert.Throws<InvalidOperationException>(() => GetRuntime(provider, out _));
 
         Assert.Contains("not running in a Pod?", error.Message, StringComparison.Ordinal);
     }
@@ -244,10 +275,9 @@ public sealed class InClusterTests : IAsyncLifetime
         File.Delete(Path.Combine(sa.Path, file));
         var options = new KubernetesServiceAccountOptions().UseInCluster(sa.Path);
 
-        var result = new InClusterValidateOptions().Validate(Scheme, options);
+        var error = InClusterStartupCheck.GetError(Scheme, options);
 
-        Assert.True(result.Failed);
-        Assert.Contains(Path.Combine(sa.Path, file), result.FailureMessage, StringComparison.Ordinal);
+        Assert.Contains(Path.Combine(sa.Path, file), error, StringComparison.Ordinal);
     }
 
     [Theory]
