@@ -2,6 +2,7 @@
 // Licensed under the MIT License. See LICENSE in the repository root.
 
 using System.Globalization;
+using System.Net;
 using KubeSaAuth.Keys;
 using KubeSaAuth.Testing;
 using KubeSaAuth.Tokens;
@@ -184,6 +185,24 @@ public sealed class InClusterTests : IAsyncLifetime
     }
 
     [Theory]
+    [InlineData("127.0.0.1", "https://127.0.0.1:")]
+    [InlineData("::1", "https://[::1]:")]
+    public async Task Reaches_the_api_server_the_environment_names_over_ipv4_and_ipv6(string host, string expectedPrefix)
+    {
+        await using var server = await TestApiServer.StartAsync(_clusterCa.IssueServerCertificate(), _issuer, IPAddress.Parse(host));
+        using var sa = Directory("pod-token-1", _clusterCa.Pem);
+        using var services = BuildServices(sa, host: host, port: server.Port);
+        var runtime = GetRuntime(services, out var options);
+
+        var fetched = await runtime.Keys.FetchNowAsync(CancellationToken.None);
+
+        Assert.True(fetched, runtime.Keys.GetStatus().LastError);
+        Assert.StartsWith(expectedPrefix, options.JwksUri, StringComparison.Ordinal);
+        Assert.NotEmpty(server.Authorizations);
+        Assert.All(server.Authorizations, a => Assert.Equal("Bearer pod-token-1", a));
+    }
+
+    [Theory]
     [InlineData("10.96.0.1", "443", "https://10.96.0.1/")]
     [InlineData("10.96.0.1", "6443", "https://10.96.0.1:6443/")]
     [InlineData("fd00:10:96::1", "443", "https://[fd00:10:96::1]/")]
@@ -298,15 +317,15 @@ public sealed class InClusterTests : IAsyncLifetime
         return directory;
     }
 
-    private ServiceProvider BuildServices(TestServiceAccountDirectory sa, Action<KubernetesServiceAccountOptions>? configure = null, IConfiguration? configuration = null, bool useInCluster = true)
+    private ServiceProvider BuildServices(TestServiceAccountDirectory sa, Action<KubernetesServiceAccountOptions>? configure = null, IConfiguration? configuration = null, bool useInCluster = true, string host = "127.0.0.1", int? port = null)
     {
         var services = new ServiceCollection();
         services.AddSingleton(configuration ?? new ConfigurationBuilder().Build());
         services.AddSingleton<TimeProvider>(_time);
         services.AddSingleton(new InClusterEnvironment(name => name switch
         {
-            InClusterEnvironment.HostVariable => "127.0.0.1",
-            InClusterEnvironment.PortVariable => _server.Port.ToString(CultureInfo.InvariantCulture),
+            InClusterEnvironment.HostVariable => host,
+            InClusterEnvironment.PortVariable => (port ?? _server.Port).ToString(CultureInfo.InvariantCulture),
             _ => null,
         }));
         services.AddAuthentication().AddKubernetesServiceAccount(o =>
