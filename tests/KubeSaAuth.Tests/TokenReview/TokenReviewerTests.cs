@@ -80,6 +80,23 @@ public sealed class TokenReviewerTests : IDisposable
     }
 
     [Fact]
+    public async Task Bounds_and_cleans_the_api_servers_error_before_reporting_it()
+    {
+        Answer(new JsonObject
+        {
+            ["kind"] = "TokenReview",
+            ["status"] = new JsonObject { ["authenticated"] = false, ["error"] = "bad\r\nSet-Cookie: x=1\u0000" + new string('e', 10_000) },
+        });
+        using var reviewer = CreateReviewer();
+
+        var failure = await reviewer.ReviewAsync(Token, Caller, forceFresh: false, CancellationToken.None);
+
+        Assert.Equal(KubernetesTokenFailureReason.TokenReviewRejected, failure?.Reason);
+        Assert.DoesNotContain(failure!.Description, char.IsControl);
+        Assert.True(failure.Description.Length < 300, $"{failure.Description.Length} characters");
+    }
+
+    [Fact]
     public async Task Refuses_when_authenticated_is_absent()
     {
         Answer(new JsonObject { ["kind"] = "TokenReview", ["status"] = new JsonObject { ["user"] = new JsonObject() } });
