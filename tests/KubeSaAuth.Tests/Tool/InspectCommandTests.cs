@@ -53,9 +53,9 @@ public sealed class InspectCommandTests : IDisposable
         { "bound_node_rs256", ["--now", DuringLifetime, "--issuer", "https://oidc.example.com"], KubernetesTokenFailureReason.InvalidIssuer, "issuer" },
         { "bound_pod_rs256_extended", ["--now", "1700010000"], KubernetesTokenFailureReason.Expired, "lifetime" },
         { "legacy_rs256", [], KubernetesTokenFailureReason.LegacyTokenRefused, "token kind" },
-        { "neg_tampered_payload", ["--now", DuringLifetime], KubernetesTokenFailureReason.InvalidSubject, "subject" },
+        { "neg_tampered_payload", ["--now", DuringLifetime], KubernetesTokenFailureReason.InvalidSignature, "signature" },
         { "neg_unknown_kid", ["--now", DuringLifetime], KubernetesTokenFailureReason.UnknownKey, "key id" },
-        { "neg_alg_none", [], KubernetesTokenFailureReason.Malformed, "size and shape" },
+        { "neg_alg_none", [], KubernetesTokenFailureReason.UnsupportedAlgorithm, "algorithm and header" },
         { "neg_hs256_confusion", [], KubernetesTokenFailureReason.UnsupportedAlgorithm, "algorithm and header" },
     };
 
