@@ -67,8 +67,8 @@ public static class KubernetesServiceAccountExtensions
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IConfigureOptions<KubernetesServiceAccountOptions>, KubernetesServiceAccountConfigureOptions>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IPostConfigureOptions<KubernetesServiceAccountOptions>, KubernetesServiceAccountPostConfigureOptions>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<KubernetesServiceAccountOptions>, KubernetesServiceAccountValidateOptions>());
-        services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, KeyWarmUpService>());
         AddInCluster(services, authenticationScheme);
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, KeyWarmUpService>());
         services.AddOptions<KubernetesServiceAccountOptions>(authenticationScheme).ValidateOnStart();
         AddPolicyProvider(services);
 
@@ -104,7 +104,7 @@ public static class KubernetesServiceAccountExtensions
         services.TryAddSingleton<TokenReviewMetrics>();
         services.TryAddSingleton<ITokenReviewerFactory, TokenReviewerFactory>();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IKubernetesBackchannelConfigurer, InClusterBackchannelConfigurer>());
-        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<KubernetesServiceAccountOptions>, InClusterValidateOptions>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, InClusterStartupCheck>());
         TokenReviewerFactory.AddHttpClient(services, authenticationScheme);
     }
 

@@ -23,6 +23,7 @@ internal sealed class KubernetesLiveTokenReviewRequirement : AuthorizationHandle
     protected override async Task HandleRequirementAsync(AuthorizationHandlerContext context, KubernetesLiveTokenReviewRequirement requirement)
     {
         var httpContext = context.Resource as HttpContext;
+        var sawKubernetesIdentity = false;
         foreach (var identity in context.User.Identities)
         {
             if (identity is not KubernetesClaimsIdentity { IsAuthenticated: true } kubernetes || kubernetes.AuthenticationType is not { } scheme)
@@ -30,6 +31,7 @@ internal sealed class KubernetesLiveTokenReviewRequirement : AuthorizationHandle
                 continue;
             }
 
+            sawKubernetesIdentity = true;
             if (httpContext is null)
             {
                 break;
@@ -61,6 +63,11 @@ internal sealed class KubernetesLiveTokenReviewRequirement : AuthorizationHandle
                 context.Fail(new AuthorizationFailureReason(this, failure.Description));
             }
 
+            return;
+        }
+
+        if (!sawKubernetesIdentity)
+        {
             return;
         }
 

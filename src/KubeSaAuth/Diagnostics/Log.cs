@@ -94,7 +94,7 @@ internal static partial class Log
 
     [LoggerMessage(EventId = 310, EventName = "TokenReviewRejected", Level = LogLevel.Information,
         Message = "The API server's TokenReview refused {Namespace}/{ServiceAccount} (scheme {Scheme}): {Error}.")]
-    public static partial void TokenReviewRejected(ILogger logger, string scheme, string @namespace, string serviceAccount, string error);
+    public static partial void TokenReviewRejected(ILogger logger, string scheme, string Namespace, string serviceAccount, string error);
 
     [LoggerMessage(EventId = 311, EventName = "TokenReviewUnavailable", Level = LogLevel.Warning,
         Message = "TokenReview of scheme {Scheme} at {Address} failed: {Error}. {Consequence}")]
@@ -102,7 +102,7 @@ internal static partial class Log
 
     [LoggerMessage(EventId = 312, EventName = "TokenReviewAuthenticated", Level = LogLevel.Debug,
         Message = "The API server's TokenReview authenticated {Namespace}/{ServiceAccount} (scheme {Scheme}, cached: {Cached}).")]
-    public static partial void TokenReviewAuthenticated(ILogger logger, string scheme, string @namespace, string serviceAccount, bool cached);
+    public static partial void TokenReviewAuthenticated(ILogger logger, string scheme, string Namespace, string serviceAccount, bool cached);
 
     [LoggerMessage(EventId = 313, EventName = "LiveTokenReviewUnavailable", Level = LogLevel.Warning,
         Message = "The '{Policy}' policy needs TokenReview, but no Kubernetes scheme authenticated the caller with TokenReview enabled; access is denied.")]

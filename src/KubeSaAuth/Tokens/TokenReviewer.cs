@@ -58,9 +58,8 @@ internal sealed class TokenReviewer : ITokenReviewer, IDisposable
 
     public async ValueTask<TokenFailure?> ReviewAsync(string token, KubernetesServiceAccount serviceAccount, bool forceFresh, CancellationToken cancellationToken)
     {
-        var hash = token; // keyed by the exact token, as the validation cache
         var now = _time.GetUtcNow();
-        if (!forceFresh && _cache.TryGetValue(hash, out var cached))
+        if (!forceFresh && _cache.TryGetValue(token, out var cached))
         {
             if (now < cached.ExpiresAt)
             {
@@ -73,7 +72,7 @@ internal sealed class TokenReviewer : ITokenReviewer, IDisposable
                 return cached.Failure;
             }
 
-            _cache.TryRemove(new KeyValuePair<string, Verdict>(hash, cached));
+            _cache.TryRemove(new KeyValuePair<string, Verdict>(token, cached));
         }
 
         Outcome outcome;
@@ -101,6 +100,11 @@ internal sealed class TokenReviewer : ITokenReviewer, IDisposable
             {
                 outcome = Outcome.Unavailable($"request failed: {ex.Message}");
             }
+            catch (InvalidOperationException ex)
+            {
+                // Our own credentials: the Pod's token file is missing or expired (the message says which).
+                outcome = Outcome.Unavailable(ex.Message);
+            }
         }
 
         if (outcome.Error is { } error)
@@ -126,13 +130,13 @@ internal sealed class TokenReviewer : ITokenReviewer, IDisposable
             Log.TokenReviewRejected(_logger, _scheme, serviceAccount.Namespace, serviceAccount.Name, outcome.Failure.Description);
         }
 
-        Remember(hash, outcome.Failure, serviceAccount, now);
+        Remember(token, outcome.Failure, serviceAccount, now);
         return outcome.Failure;
     }
 
     public void Dispose() => _concurrency.Dispose();
 
-    private void Remember(string hash, TokenFailure? failure, KubernetesServiceAccount serviceAccount, DateTimeOffset now)
+    private void Remember(string token, TokenFailure? failure, KubernetesServiceAccount serviceAccount, DateTimeOffset now)
     {
         if (_cacheDuration <= TimeSpan.Zero)
         {
@@ -167,7 +171,7 @@ internal sealed class TokenReviewer : ITokenReviewer, IDisposable
             }
         }
 
-        _cache[hash] = new Verdict(failure, expiresAt);
+        _cache[token] = new Verdict(failure, expiresAt);
     }
 
     private async Task<Outcome> SendAsync(string token, KubernetesServiceAccount serviceAccount, CancellationToken cancellationToken)

@@ -158,11 +158,11 @@ internal sealed class TestApiServer : IAsyncDisposable
     /// <summary>When set, only these tokens are accepted; others get 401.</summary>
     public Func<string?, bool> AcceptToken { get; set; } = _ => true;
 
-    public static async Task<TestApiServer> StartAsync(X509Certificate2 certificate, KubernetesTestIssuer issuer)
+    public static async Task<TestApiServer> StartAsync(X509Certificate2 certificate, KubernetesTestIssuer issuer, IPAddress? address = null)
     {
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
-        builder.WebHost.ConfigureKestrel(k => k.Listen(IPAddress.Loopback, 0, listen => listen.UseHttps(certificate)));
+        builder.WebHost.ConfigureKestrel(k => k.Listen(address ?? IPAddress.Loopback, 0, listen => listen.UseHttps(certificate)));
         var app = builder.Build();
         var server = new TestApiServer(app, issuer);
         app.Run(async context =>
@@ -192,8 +192,8 @@ internal sealed class TestApiServer : IAsyncDisposable
             }
         });
         await app.StartAsync();
-        var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
-        server.BaseAddress = new Uri(address);
+        var listening = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+        server.BaseAddress = new Uri(listening);
         return server;
     }
 

@@ -2,11 +2,13 @@
 // Licensed under the MIT License. See LICENSE in the repository root.
 
 using System.Globalization;
+using System.Net;
 using KubeSaAuth.Keys;
 using KubeSaAuth.Testing;
 using KubeSaAuth.Tokens;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
 using Microsoft.Extensions.Time.Testing;
 
@@ -183,6 +185,24 @@ public sealed class InClusterTests : IAsyncLifetime
     }
 
     [Theory]
+    [InlineData("127.0.0.1", "https://127.0.0.1:")]
+    [InlineData("::1", "https://[::1]:")]
+    public async Task Reaches_the_api_server_the_environment_names_over_ipv4_and_ipv6(string host, string expectedPrefix)
+    {
+        await using var server = await TestApiServer.StartAsync(_clusterCa.IssueServerCertificate(), _issuer, IPAddress.Parse(host));
+        using var sa = Directory("pod-token-1", _clusterCa.Pem);
+        using var services = BuildServices(sa, host: host, port: server.Port);
+        var runtime = GetRuntime(services, out var options);
+
+        var fetched = await runtime.Keys.FetchNowAsync(CancellationToken.None);
+
+        Assert.True(fetched, runtime.Keys.GetStatus().LastError);
+        Assert.StartsWith(expectedPrefix, options.JwksUri, StringComparison.Ordinal);
+        Assert.NotEmpty(server.Authorizations);
+        Assert.All(server.Authorizations, a => Assert.Equal("Bearer pod-token-1", a));
+    }
+
+    [Theory]
     [InlineData("10.96.0.1", "443", "https://10.96.0.1/")]
     [InlineData("10.96.0.1", "6443", "https://10.96.0.1:6443/")]
     [InlineData("fd00:10:96::1", "443", "https://[fd00:10:96::1]/")]
@@ -219,18 +239,48 @@ public sealed class InClusterTests : IAsyncLifetime
     }
 
     [Fact]
-    public void Fails_at_startup_when_the_service_account_directory_is_missing()
+    public async Task Fails_at_startup_when_the_service_account_directory_is_missing()
     {
         var services = new ServiceCollection();
         services.AddSingleton<IConfiguration>(new ConfigurationBuilder().Build());
+        services.AddLogging();
         services.AddAuthentication().AddKubernetesServiceAccount(o =>
         {
             o.UseInCluster(Path.Combine(Path.GetTempPath(), "kubesa-missing-" + Guid.NewGuid().ToString("N")));
             o.Audiences.Add("my-api");
         });
         using var provider = services.BuildServiceProvider();
+        var check = provider.GetServices<IHostedService>().OfType<InClusterStartupCheck>().Single();
 
-        var error = Assert.Throws<OptionsValidationException>(() => provider.GetRequiredService<IOptionsMonitor<KubernetesServiceAccountOptions>>().Get(Scheme));
+        var error = await Assert.ThrowsAsync<InvalidOperationException>(() => check.StartAsync(CancellationToken.None));
+
+        Assert.Contains("not running in a Pod?", error.Message, StringComparison.Ordinal);
+        Assert.Contains($"'{Scheme}'", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Reading_the_options_outside_a_pod_still_works()
+    {
+        var services = new ServiceCollection();
+        services.AddSingleton<IConfiguration>(new ConfigurationBuilder().Build());
+        services.AddAuthentication().AddKubernetesServiceAccount(o => o.UseInCluster("/nonexistent").Audiences.Add("my-api"));
+        using var provider = services.BuildServiceProvider();
+
+        var options = provider.GetRequiredService<IOptionsMonitor<KubernetesServiceAccountOptions>>().Get(Scheme);
+
+        Assert.True(options.InCluster);
+    }
+
+    [Fact]
+    public void The_first_use_outside_a_pod_says_why()
+    {
+        var services = new ServiceCollection();
+        services.AddSingleton<IConfiguration>(new ConfigurationBuilder().Build());
+        services.AddLogging();
+        services.AddAuthentication().AddKubernetesServiceAccount(o => o.UseInCluster("/nonexistent").Audiences.Add("my-api"));
+        using var provider = services.BuildServiceProvider();
+
+        var error = Assert.Throws<InvalidOperationException>(() => GetRuntime(provider, out _));
 
         Assert.Contains("not running in a Pod?", error.Message, StringComparison.Ordinal);
     }
@@ -244,10 +294,9 @@ public sealed class InClusterTests : IAsyncLifetime
         File.Delete(Path.Combine(sa.Path, file));
         var options = new KubernetesServiceAccountOptions().UseInCluster(sa.Path);
 
-        var result = new InClusterValidateOptions().Validate(Scheme, options);
+        var error = InClusterStartupCheck.GetError(Scheme, options);
 
-        Assert.True(result.Failed);
-        Assert.Contains(Path.Combine(sa.Path, file), result.FailureMessage, StringComparison.Ordinal);
+        Assert.Contains(Path.Combine(sa.Path, file), error, StringComparison.Ordinal);
     }
 
     [Theory]
@@ -268,15 +317,15 @@ public sealed class InClusterTests : IAsyncLifetime
         return directory;
     }
 
-    private ServiceProvider BuildServices(TestServiceAccountDirectory sa, Action<KubernetesServiceAccountOptions>? configure = null, IConfiguration? configuration = null, bool useInCluster = true)
+    private ServiceProvider BuildServices(TestServiceAccountDirectory sa, Action<KubernetesServiceAccountOptions>? configure = null, IConfiguration? configuration = null, bool useInCluster = true, string host = "127.0.0.1", int? port = null)
     {
         var services = new ServiceCollection();
         services.AddSingleton(configuration ?? new ConfigurationBuilder().Build());
         services.AddSingleton<TimeProvider>(_time);
         services.AddSingleton(new InClusterEnvironment(name => name switch
         {
-            InClusterEnvironment.HostVariable => "127.0.0.1",
-            InClusterEnvironment.PortVariable => _server.Port.ToString(CultureInfo.InvariantCulture),
+            InClusterEnvironment.HostVariable => host,
+            InClusterEnvironment.PortVariable => (port ?? _server.Port).ToString(CultureInfo.InvariantCulture),
             _ => null,
         }));
         services.AddAuthentication().AddKubernetesServiceAccount(o =>

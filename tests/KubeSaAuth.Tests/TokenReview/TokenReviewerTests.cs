@@ -80,6 +80,23 @@ public sealed class TokenReviewerTests : IDisposable
     }
 
     [Fact]
+    public async Task Bounds_and_cleans_the_api_servers_error_before_reporting_it()
+    {
+        Answer(new JsonObject
+        {
+            ["kind"] = "TokenReview",
+            ["status"] = new JsonObject { ["authenticated"] = false, ["error"] = "bad\r\nSet-Cookie: x=1\u0000" + new string('e', 10_000) },
+        });
+        using var reviewer = CreateReviewer();
+
+        var failure = await reviewer.ReviewAsync(Token, Caller, forceFresh: false, CancellationToken.None);
+
+        Assert.Equal(KubernetesTokenFailureReason.TokenReviewRejected, failure?.Reason);
+        Assert.DoesNotContain(failure!.Description, char.IsControl);
+        Assert.True(failure.Description.Length < 300, $"{failure.Description.Length} characters");
+    }
+
+    [Fact]
     public async Task Refuses_when_authenticated_is_absent()
     {
         Answer(new JsonObject { ["kind"] = "TokenReview", ["status"] = new JsonObject { ["user"] = new JsonObject() } });
@@ -185,6 +202,20 @@ public sealed class TokenReviewerTests : IDisposable
         var failure = await reviewer.ReviewAsync(Token, Caller, forceFresh: false, CancellationToken.None);
 
         Assert.Equal(fallBack ? null : KubernetesTokenFailureReason.TokenReviewUnavailable, failure?.Reason);
+    }
+
+    [Fact]
+    public async Task Fails_closed_when_its_own_token_file_is_missing_and_sends_nothing()
+    {
+        Answer(Authenticated());
+        var source = new KubeSaAuth.Client.ServiceAccountTokenSource(System.IO.Path.Combine(System.IO.Path.GetTempPath(), "kubesa-missing-" + Guid.NewGuid().ToString("N")), _time);
+        using var client = new HttpClient(new KubeSaAuth.Client.KubernetesServiceAccountTokenHandler(source) { InnerHandler = new SocketsHttpHandler() });
+        using var reviewer = new TokenReviewer("test", new Uri(_apiServer.Url!), () => client, _options, _time, NullLogger.Instance, metrics: null);
+
+        var failure = await reviewer.ReviewAsync(Token, Caller, forceFresh: false, CancellationToken.None);
+
+        Assert.Equal(KubernetesTokenFailureReason.TokenReviewUnavailable, failure?.Reason);
+        Assert.Empty(_apiServer.LogEntries);
     }
 
     [Fact]
