@@ -75,4 +75,12 @@ internal static partial class Log
     [LoggerMessage(EventId = 207, EventName = "KeysWarmUp", Level = LogLevel.Information,
         Message = "Warm-up of scheme {Scheme}: {Outcome}.")]
     public static partial void KeysWarmUp(ILogger logger, string scheme, string outcome);
+
+    [LoggerMessage(EventId = 500, EventName = "TokenCached", Level = LogLevel.Debug,
+        Message = "Cached the validation of a token of {Namespace}/{ServiceAccount} (second successful validation).")]
+    public static partial void TokenCached(ILogger logger, string @namespace, string serviceAccount);
+
+    [LoggerMessage(EventId = 501, EventName = "TokenUncachedByReview", Level = LogLevel.Information,
+        Message = "TokenReview refused a token of {Namespace}/{ServiceAccount}; its cached validation was dropped.")]
+    public static partial void TokenUncachedByReview(ILogger logger, string @namespace, string serviceAccount);
 }
