@@ -53,9 +53,9 @@ public sealed class InspectCommandTests : IDisposable
         { "bound_node_rs256", ["--now", DuringLifetime, "--issuer", "https://oidc.example.com"], KubernetesTokenFailureReason.InvalidIssuer, "issuer" },
         { "bound_pod_rs256_extended", ["--now", "1700010000"], KubernetesTokenFailureReason.Expired, "lifetime" },
         { "legacy_rs256", [], KubernetesTokenFailureReason.LegacyTokenRefused, "token kind" },
-        { "neg_tampered_payload", ["--now", DuringLifetime], KubernetesTokenFailureReason.InvalidSubject, "subject" },
+        { "neg_tampered_payload", ["--now", DuringLifetime], KubernetesTokenFailureReason.InvalidSignature, "signature" },
         { "neg_unknown_kid", ["--now", DuringLifetime], KubernetesTokenFailureReason.UnknownKey, "key id" },
-        { "neg_alg_none", [], KubernetesTokenFailureReason.Malformed, "size and shape" },
+        { "neg_alg_none", [], KubernetesTokenFailureReason.UnsupportedAlgorithm, "algorithm and header" },
         { "neg_hs256_confusion", [], KubernetesTokenFailureReason.UnsupportedAlgorithm, "algorithm and header" },
     };
 
@@ -78,6 +78,16 @@ public sealed class InspectCommandTests : IDisposable
         Assert.Contains("[FAIL] lifetime", output, StringComparison.Ordinal);
         Assert.Contains("[pass] signature", output, StringComparison.Ordinal);
         Assert.Contains("note: the rules after 'lifetime' were judged at 2023-11-14 22:13:20Z", output, StringComparison.Ordinal);
+    }
+
+    [ToolVectorsFact]
+    public async Task Marks_the_claims_of_a_forged_payload_as_moot()
+    {
+        var (_, output) = await RunAsync("inspect", ToolVectors.Token("neg_tampered_payload"), "--jwks", _jwksFile, "--now", DuringLifetime);
+
+        Assert.Contains("[FAIL] signature", output, StringComparison.Ordinal);
+        Assert.Contains("[----] subject               moot: the signature does not verify", output, StringComparison.Ordinal);
+        Assert.Contains("[pass] key id", output, StringComparison.Ordinal);
     }
 
     [ToolVectorsFact]
