@@ -131,8 +131,11 @@ internal static class TokenInspector
             keySource = options.JwksUri ?? options.MetadataAddress ?? "(none)";
         }
 
+        using var client = new HttpClient(handler, disposeHandler: settings.Handler is null) { Timeout = options.BackchannelTimeout };
+        using var keys = new SigningKeySource("inspect", new KeySetRetriever(options.MetadataAddress, options.JwksUri, options.RequireHttpsMetadata), () => client, options, TimeProvider.System, NullLogger.Instance, telemetry: null);
+
         // Parse once to read what the relaxations need (iss, aud, times); the rules stay the validator's.
-        var probe = new KubernetesTokenValidator(options, "inspect", null!, new FixedTimeProvider(now));
+        var probe = new KubernetesTokenValidator(options, "inspect", keys, new FixedTimeProvider(now));
         var parsed = probe.Parse(token, out var parseFailure);
         if (parsed is null)
         {
@@ -155,8 +158,6 @@ internal static class TokenInspector
             }
         }
 
-        using var client = new HttpClient(handler, disposeHandler: settings.Handler is null) { Timeout = options.BackchannelTimeout };
-        using var keys = new SigningKeySource("inspect", new KeySetRetriever(options.MetadataAddress, options.JwksUri, options.RequireHttpsMetadata), () => client, options, TimeProvider.System, NullLogger.Instance, telemetry: null);
         string? keyError = null;
         if (options.MetadataAddress is not null || options.JwksUri is not null)
         {
