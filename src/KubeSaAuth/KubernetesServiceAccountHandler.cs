@@ -122,7 +122,7 @@ internal sealed class KubernetesServiceAccountHandler(
             if (runtime.Reviewer is { } reviewer)
             {
                 token ??= tokenStart == 0 && tokenLength == value.Length ? value : value.Substring(tokenStart, tokenLength);
-                var forceFresh = Context.Items.ContainsKey(ForceTokenReviewItem);
+                var forceFresh = Context.Items.ContainsKey(ForceTokenReviewItem) || Authorization.KubernetesLiveTokenReview.IsRequired(Context);
                 var reviewFailure = await reviewer.ReviewAsync(token, serviceAccount!, forceFresh, Context.RequestAborted);
                 if (reviewFailure is not null)
                 {
@@ -133,6 +133,11 @@ internal sealed class KubernetesServiceAccountHandler(
                     }
 
                     return await FailAsync(reviewFailure, started, cacheHit);
+                }
+
+                if (forceFresh)
+                {
+                    Authorization.KubernetesLiveTokenReview.MarkReviewed(Context, Scheme.Name);
                 }
             }
         }

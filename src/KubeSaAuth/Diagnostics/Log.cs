@@ -83,4 +83,28 @@ internal static partial class Log
     [LoggerMessage(EventId = 501, EventName = "TokenUncachedByReview", Level = LogLevel.Information,
         Message = "TokenReview refused a token of {Namespace}/{ServiceAccount}; its cached validation was dropped.")]
     public static partial void TokenUncachedByReview(ILogger logger, string @namespace, string serviceAccount);
+
+    [LoggerMessage(EventId = 300, EventName = "InClusterConfigured", Level = LogLevel.Information,
+        Message = "Scheme {Scheme} runs in-cluster: keys from the API server {ApiServer}, trusting only the CA and using the token in {Directory}.")]
+    public static partial void InClusterConfigured(ILogger logger, string scheme, string apiServer, string directory);
+
+    [LoggerMessage(EventId = 301, EventName = "InClusterNoServiceHost", Level = LogLevel.Warning,
+        Message = "Scheme {Scheme} runs in-cluster but {Variable} is not set (not running in a Pod?); using {ApiServer}.")]
+    public static partial void InClusterNoServiceHost(ILogger logger, string scheme, string variable, string apiServer);
+
+    [LoggerMessage(EventId = 310, EventName = "TokenReviewRejected", Level = LogLevel.Information,
+        Message = "The API server's TokenReview refused {Namespace}/{ServiceAccount} (scheme {Scheme}): {Error}.")]
+    public static partial void TokenReviewRejected(ILogger logger, string scheme, string @namespace, string serviceAccount, string error);
+
+    [LoggerMessage(EventId = 311, EventName = "TokenReviewUnavailable", Level = LogLevel.Warning,
+        Message = "TokenReview of scheme {Scheme} at {Address} failed: {Error}. {Consequence}")]
+    public static partial void TokenReviewUnavailable(ILogger logger, string scheme, string address, string error, string consequence);
+
+    [LoggerMessage(EventId = 312, EventName = "TokenReviewAuthenticated", Level = LogLevel.Debug,
+        Message = "The API server's TokenReview authenticated {Namespace}/{ServiceAccount} (scheme {Scheme}, cached: {Cached}).")]
+    public static partial void TokenReviewAuthenticated(ILogger logger, string scheme, string @namespace, string serviceAccount, bool cached);
+
+    [LoggerMessage(EventId = 313, EventName = "LiveTokenReviewUnavailable", Level = LogLevel.Warning,
+        Message = "The '{Policy}' policy needs TokenReview, but no Kubernetes scheme authenticated the caller with TokenReview enabled; access is denied.")]
+    public static partial void LiveTokenReviewUnavailable(ILogger logger, string policy);
 }

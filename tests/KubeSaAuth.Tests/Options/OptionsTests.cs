@@ -92,6 +92,10 @@ public sealed class OptionsTests
     [Fact]
     public void Binds_every_documented_key_from_Authentication_Schemes_scheme()
     {
+        // TokenReview reads the Pod's credentials, so the directory must hold them.
+        var saDirectory = Directory.CreateTempSubdirectory("kubesa-sa-").FullName;
+        File.WriteAllText(Path.Combine(saDirectory, "token"), "t");
+        File.WriteAllText(Path.Combine(saDirectory, "ca.crt"), string.Empty);
         var settings = new Dictionary<string, string?>
         {
             ["Authentication:Schemes:cluster-a:Issuer"] = "https://issuer.example",
@@ -107,14 +111,22 @@ public sealed class OptionsTests
             ["Authentication:Schemes:cluster-a:MaxTokenSize"] = "4096",
             ["Authentication:Schemes:cluster-a:IncludeErrorDetails"] = "false",
             ["Authentication:Schemes:cluster-a:ClusterName"] = "prod",
-            ["Authentication:Schemes:cluster-a:ServiceAccountDirectory"] = "/tmp/sa",
+            ["Authentication:Schemes:cluster-a:ServiceAccountDirectory"] = saDirectory,
             ["Authentication:Schemes:cluster-a:TokenReview:Enabled"] = "true",
             ["Authentication:Schemes:cluster-b:Issuer"] = "https://other.example",
             ["Authentication:Schemes:cluster-b:Audiences:0"] = "b1",
         };
         using var services = BuildServices(settings, b => b.AddKubernetesServiceAccount("cluster-a").AddKubernetesServiceAccount("cluster-b"));
 
-        var o = services.GetRequiredService<IOptionsMonitor<KubernetesServiceAccountOptions>>().Get("cluster-a");
+        KubernetesServiceAccountOptions o;
+        try
+        {
+            o = services.GetRequiredService<IOptionsMonitor<KubernetesServiceAccountOptions>>().Get("cluster-a");
+        }
+        finally
+        {
+            Directory.Delete(saDirectory, recursive: true);
+        }
 
         Assert.Equal("https://issuer.example", o.Issuer);
         Assert.Equal("https://issuer.example/meta", o.MetadataAddress);
@@ -128,7 +140,7 @@ public sealed class OptionsTests
         Assert.Equal(4096, o.MaxTokenSize);
         Assert.False(o.IncludeErrorDetails);
         Assert.Equal("prod", o.ClusterName);
-        Assert.Equal("/tmp/sa", o.ServiceAccountDirectory);
+        Assert.Equal(saDirectory, o.ServiceAccountDirectory);
         Assert.True(o.TokenReview.Enabled);
         Assert.Equal("https://other.example", services.GetRequiredService<IOptionsMonitor<KubernetesServiceAccountOptions>>().Get("cluster-b").Issuer);
     }
