@@ -195,7 +195,13 @@ public sealed class KubernetesTestIssuer : IAsyncDisposable
         ["keys"] = new JsonArray([.. PublishedKeys.Select(k => (JsonNode)k.PublicJwk.DeepClone())]),
     }.ToJsonString();
 
-    /// <summary>Points <paramref name="options"/> at this issuer (issuer, discovery, audiences; plain HTTP allowed).</summary>
+    /// <summary>
+    /// Points <paramref name="options"/> at this issuer: its <c>Issuer</c> and discovery document (plain HTTP
+    /// allowed), no <c>JwksUri</c> override, not in-cluster. Audiences: when the options name none, the
+    /// issuer's <see cref="DefaultAudiences"/> are added; when they name some and none of the defaults is
+    /// among them, the issuer adopts the application's audiences as its defaults, so that tokens minted from
+    /// then on are for the application (mint <see cref="KubernetesTokenBuilder.WithWrongAudience"/> to test a refusal).
+    /// </summary>
     /// <param name="options">The handler options.</param>
     /// <param name="inProcess">Whether to serve through <see cref="CreateHandler"/> instead of the network.</param>
     public void Configure(KubernetesServiceAccountOptions options, bool inProcess = false)
@@ -203,12 +209,25 @@ public sealed class KubernetesTestIssuer : IAsyncDisposable
         ArgumentNullException.ThrowIfNull(options);
         options.Issuer = Issuer;
         options.MetadataAddress = MetadataAddress;
+        options.JwksUri = null;
+        options.InCluster = false;
         options.RequireHttpsMetadata = false;
-        if (options.Audiences.Count == 0)
+        lock (_gate)
         {
-            foreach (var audience in DefaultAudiences)
+            if (options.Audiences.Count == 0)
             {
-                options.Audiences.Add(audience);
+                foreach (var audience in DefaultAudiences)
+                {
+                    options.Audiences.Add(audience);
+                }
+            }
+            else if (!DefaultAudiences.Any(options.Audiences.Contains))
+            {
+                DefaultAudiences.Clear();
+                foreach (var audience in options.Audiences)
+                {
+                    DefaultAudiences.Add(audience);
+                }
             }
         }
 

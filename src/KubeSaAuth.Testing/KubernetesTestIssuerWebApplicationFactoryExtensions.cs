@@ -56,7 +56,10 @@ public static class KubernetesTestIssuerWebApplicationFactoryExtensions
         return client;
     }
 
-    /// <summary>Creates a client that sends a fresh bound token of <paramref name="namespace"/>/<paramref name="serviceAccount"/> minted by <paramref name="issuer"/>.</summary>
+    /// <summary>
+    /// Creates a client that sends a fresh bound token of <paramref name="namespace"/>/<paramref name="serviceAccount"/>
+    /// minted by <paramref name="issuer"/>, for the audience the application accepts.
+    /// </summary>
     /// <typeparam name="TEntryPoint">The application's entry point.</typeparam>
     /// <param name="factory">The factory.</param>
     /// <param name="issuer">The issuer the application trusts.</param>
@@ -66,7 +69,13 @@ public static class KubernetesTestIssuerWebApplicationFactoryExtensions
     public static HttpClient CreateClientWithToken<TEntryPoint>(this WebApplicationFactory<TEntryPoint> factory, KubernetesTestIssuer issuer, string @namespace, string serviceAccount)
         where TEntryPoint : class
     {
+        ArgumentNullException.ThrowIfNull(factory);
         ArgumentNullException.ThrowIfNull(issuer);
-        return factory.CreateClientWithToken(issuer.CreateToken(@namespace, serviceAccount).Build());
+
+        // The client first: starting the host resolves the options, so the issuer has adopted the
+        // application's audiences before the token is minted.
+        var client = factory.CreateClient();
+        client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", issuer.CreateToken(@namespace, serviceAccount).Build());
+        return client;
     }
 }

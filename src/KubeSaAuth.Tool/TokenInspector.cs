@@ -93,6 +93,8 @@ internal static class TokenInspector
     private static readonly string[] BoundOrder = [Shape, Algorithm, Kind, Claims, Subject, Audience, Lifetime, Keys, IssuerRule, KeyId, Signature];
     private static readonly string[] LegacyOrder = [Shape, Algorithm, Kind, Claims, IssuerRule, Subject, Lifetime, Audience, Keys, KeyId, Signature];
 
+    private static readonly string[] ClaimRules = [Kind, Claims, Subject, Audience, Lifetime, IssuerRule];
+
     private const string InspectJwksAddress = "https://kubesa-inspect.invalid/openid/v1/jwks";
 
     public static async Task<InspectReport> InspectAsync(string token, InspectSettings settings, CancellationToken cancellationToken)
@@ -129,8 +131,11 @@ internal static class TokenInspector
             keySource = options.JwksUri ?? options.MetadataAddress ?? "(none)";
         }
 
+        using var client = new HttpClient(handler, disposeHandler: settings.Handler is null) { Timeout = options.BackchannelTimeout };
+        using var keys = new SigningKeySource("inspect", new KeySetRetriever(options.MetadataAddress, options.JwksUri, options.RequireHttpsMetadata), () => client, options, TimeProvider.System, NullLogger.Instance, telemetry: null);
+
         // Parse once to read what the relaxations need (iss, aud, times); the rules stay the validator's.
-        var probe = new KubernetesTokenValidator(options, "inspect", null!, new FixedTimeProvider(now));
+        var probe = new KubernetesTokenValidator(options, "inspect", keys, new FixedTimeProvider(now));
         var parsed = probe.Parse(token, out var parseFailure);
         if (parsed is null)
         {
@@ -153,8 +158,6 @@ internal static class TokenInspector
             }
         }
 
-        using var client = new HttpClient(handler, disposeHandler: settings.Handler is null) { Timeout = options.BackchannelTimeout };
-        using var keys = new SigningKeySource("inspect", new KeySetRetriever(options.MetadataAddress, options.JwksUri, options.RequireHttpsMetadata), () => client, options, TimeProvider.System, NullLogger.Instance, telemetry: null);
         string? keyError = null;
         if (options.MetadataAddress is not null || options.JwksUri is not null)
         {
@@ -260,6 +263,12 @@ internal static class TokenInspector
             else if (i > terminalIndex)
             {
                 rules.Add(new RuleResult(rule, RuleStatus.NotChecked, "not checked: an earlier rule refused the token"));
+            }
+            else if (terminal?.Reason == KubernetesTokenFailureReason.InvalidSignature && ClaimRules.Contains(rule))
+            {
+                // The validator reports a forgery ahead of the claim rules it broke (a tampered 'sub' is a
+                // forgery, not a subject mismatch): the claims of a forged payload are not the issuer's.
+                rules.Add(new RuleResult(rule, RuleStatus.NotChecked, "moot: the signature does not verify, so these claims are not the issuer's"));
             }
             else
             {

@@ -26,29 +26,6 @@ internal static class AllocationMeasurement
         var kube = await MeasureAsync(() => env.AuthenticateWithKubeHandlerAsync(context));
         var jwt = await MeasureAsync(() => env.AuthenticateWithJwtHandlerAsync(context));
         var kubeAuthenticateOnly = await MeasureAuthenticateOnlyAsync(env, context);
-        var watch = System.Diagnostics.Stopwatch.StartNew();
-        for (var i = 0; i < Requests; i++)
-        {
-            await env.AuthenticateWithKubeHandlerAsync(context);
-        }
-
-        var handlerNs = watch.Elapsed.TotalNanoseconds / Requests;
-        watch.Restart();
-        for (var i = 0; i < Requests; i++)
-        {
-            await env.RequestAsync(BenchmarkEnvironment.KubeScheme, authorization, env.KubePolicy);
-        }
-
-        var requestNs = watch.Elapsed.TotalNanoseconds / Requests;
-        watch.Restart();
-        for (var i = 0; i < Requests; i++)
-        {
-            await env.EmptyRequestAsync(authorization);
-        }
-
-        var floorNs = watch.Elapsed.TotalNanoseconds / Requests;
-        Console.WriteLine();
-        Console.WriteLine($"Rough time per cached request (Stopwatch, {Requests} requests): handler only {handlerNs:0} ns, full request {requestNs:0} ns, harness floor {floorNs:0} ns.");
         Console.WriteLine();
         Console.WriteLine("Bytes allocated per request, handler only (GC.GetAllocatedBytesForCurrentThread, " + Requests + " requests):");
         Console.WriteLine($"  KubeSaAuth, cached token, create + initialize + authenticate: {kube:0} B");

@@ -65,6 +65,8 @@ internal sealed class BenchmarkEnvironment : IAsyncDisposable
 
     public IServiceProvider Services => _services;
 
+    public KubeSaAuth.Keys.SigningKeySource KubeKeys => _services.GetRequiredService<IOptionsMonitor<KubernetesServiceAccountOptions>>().Get(KubeScheme).Runtime!.Keys;
+
     public ValidationCache? KubeCache => _services.GetRequiredService<IOptionsMonitor<KubernetesServiceAccountOptions>>().Get(KubeScheme).Runtime?.Cache;
 
     public static async Task<BenchmarkEnvironment> CreateAsync(Action<KubernetesServiceAccountOptions>? configureKube = null)
@@ -160,6 +162,19 @@ internal sealed class BenchmarkEnvironment : IAsyncDisposable
         }
     }
 
+    /// <summary>Authenticate only, without the policy: what the authentication middleware does.</summary>
+    public async Task<bool> AuthenticateOnlyAsync(string scheme, string authorization)
+    {
+        var scope = _scopes.CreateAsyncScope();
+        await using (scope.ConfigureAwait(false))
+        {
+            var context = new DefaultHttpContext { RequestServices = scope.ServiceProvider };
+            context.Request.Headers.Authorization = authorization;
+            var result = await context.AuthenticateAsync(scheme).ConfigureAwait(false);
+            return result.Succeeded;
+        }
+    }
+
     /// <summary>The floor of every request in this harness: a request scope and an HttpContext with the header, nothing authenticated.</summary>
     public async Task<bool> EmptyRequestAsync(string authorization)
     {
@@ -175,6 +190,10 @@ internal sealed class BenchmarkEnvironment : IAsyncDisposable
     /// <summary>The handler alone: a new handler (as the handler provider makes one per request), initialize, authenticate.</summary>
     public Task<AuthenticateResult> AuthenticateWithKubeHandlerAsync(HttpContext context) =>
         AuthenticateWithHandlerAsync(typeof(KubernetesServiceAccountHandler), KubeSchemeInfo, context);
+
+    /// <summary>A KubeSaAuth handler of <paramref name="scheme"/> alone.</summary>
+    public Task<AuthenticateResult> AuthenticateWithHandlerAsync(string scheme, HttpContext context) =>
+        AuthenticateWithHandlerAsync(typeof(KubernetesServiceAccountHandler), _services.GetRequiredService<IAuthenticationSchemeProvider>().GetSchemeAsync(scheme).GetAwaiter().GetResult()!, context);
 
     /// <summary>JwtBearer's handler alone, as <see cref="AuthenticateWithKubeHandlerAsync"/>.</summary>
     public Task<AuthenticateResult> AuthenticateWithJwtHandlerAsync(HttpContext context) =>

@@ -14,6 +14,8 @@ using Perfolizer.Horology;
 //   dotnet run -c Release --project tests/KubeSaAuth.Benchmarks                 full run (BenchmarkDotNet defaults, in process)
 //   dotnet run -c Release --project tests/KubeSaAuth.Benchmarks -- --quick      every benchmark, short: under a minute
 //   dotnet run -c Release --project tests/KubeSaAuth.Benchmarks -- --flood 20000  memory under N unique valid tokens
+//   dotnet run -c Release --project tests/KubeSaAuth.Benchmarks -- --paired 61   JwtBearer and KubeSaAuth in alternating batches (robust ratios on a shared machine)
+//   dotnet run -c Release --project tests/KubeSaAuth.Benchmarks -- --profile-miss  where a first-seen token's time goes, layer by layer
 //   dotnet run -c Release --project tests/KubeSaAuth.Benchmarks -- --alloc      bytes allocated per cached request by the handler
 var arguments = args.ToList();
 var floodAt = arguments.IndexOf("--flood");
@@ -21,6 +23,21 @@ if (floodAt >= 0)
 {
     var count = floodAt + 1 < arguments.Count ? int.Parse(arguments[floodAt + 1], CultureInfo.InvariantCulture) : 20_000;
     await FloodMeasurement.RunAsync(count);
+    return;
+}
+
+var pairedAt = arguments.IndexOf("--paired");
+if (pairedAt >= 0)
+{
+    var rounds = pairedAt + 1 < arguments.Count && int.TryParse(arguments[pairedAt + 1], CultureInfo.InvariantCulture, out var n) ? n : 61;
+    await PairedMeasurement.RunAsync(rounds);
+    await AllocationMeasurement.RunAsync();
+    return;
+}
+
+if (arguments.Contains("--profile-miss"))
+{
+    await MissPathProfile.RunAsync();
     return;
 }
 

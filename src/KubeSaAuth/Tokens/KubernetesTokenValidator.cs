@@ -13,7 +13,8 @@ namespace KubeSaAuth.Tokens;
 
 /// <summary>
 /// The token rules of a Kubernetes service-account token, in the order cheapest first, so that a token
-/// refused for its shape or claims never costs a signature verification or a key fetch.
+/// refused for its shape or claims never costs a key fetch; it costs one signature verification only when
+/// the keys in hand can tell a forged payload (reported as such) from a genuine token that breaks a rule.
 /// </summary>
 /// <remarks>
 /// Header and payload are read with System.Text.Json under strict options (duplicate members refused,
@@ -78,11 +79,10 @@ internal sealed class KubernetesTokenValidator
         var claims = payload.Kubernetes is not null ? CheckBound(payload, now, out failure) : CheckLegacy(payload, now, out failure);
         if (claims is null)
         {
-            // Claims read from an unverified payload: when a key of the issuer says the payload was forged,
-            // that is the reason to report (a tampered 'sub' is a forgery, not a subject mismatch). Uses the
-            // keys in hand (fetching only on a cold start, as any token would); never the unknown-kid refresh.
-            var known = _keys.Current ?? await _keys.GetKeySetAsync(cancellationToken).ConfigureAwait(false);
-            return TokenValidationOutcome.Fail(ForgedUnderKnownKey(token, signingInputLength, header, known)
+            // Claims read from an unverified payload: when a key already in hand says the payload was
+            // forged, that is the reason to report (a tampered 'sub' is a forgery, not a subject mismatch).
+            // Only keys in hand: a token refused for its claims never causes a key fetch.
+            return TokenValidationOutcome.Fail(ForgedUnderKnownKey(token, signingInputLength, header, _keys.Current)
                 ?? failure! with { KeyId = header.KeyId, Issuer = payload.Issuer, Audiences = payload.Audiences });
         }
 

@@ -2,12 +2,14 @@
 // Licensed under the MIT License. See LICENSE in the repository root.
 
 using System.Collections.Concurrent;
+using System.Text;
 
 namespace KubeSaAuth.Tokens;
 
 /// <summary>
-/// Validated tokens, keyed by the exact token string: the hash only picks a bucket, and a hit needs the
-/// whole token to compare equal (ordinal), so no crafted token can borrow a cached validation.
+/// Validated tokens, keyed by the exact token text (held as its ASCII bytes, half the memory of a
+/// string): the hash only picks a bucket, and a hit needs the whole token to compare equal, so no crafted
+/// token can borrow a cached validation.
 /// </summary>
 /// <remarks>
 /// <list type="bullet">
@@ -28,8 +30,8 @@ internal sealed class ValidationCache
     /// <summary>Longer tokens are validated every time (service-account tokens are 1–2 KB).</summary>
     public const int MaxCachedTokenLength = 8 * 1024;
 
-    private readonly ConcurrentDictionary<string, Entry> _entries;
-    private readonly ConcurrentDictionary<string, Entry>.AlternateLookup<ReadOnlySpan<char>> _bySpan;
+    private readonly ConcurrentDictionary<byte[], Entry> _entries;
+    private readonly ConcurrentDictionary<byte[], Entry>.AlternateLookup<ReadOnlySpan<char>> _bySpan;
     private readonly long[] _seen;
     private readonly TimeProvider _time;
     private readonly int _maxEntries;
@@ -41,9 +43,8 @@ internal sealed class ValidationCache
 
     public ValidationCache(KubernetesServiceAccountOptions options, TimeProvider timeProvider)
     {
-        // The default string comparer: ordinal, with a non-randomized hash that switches to a randomized one
-        // when a bucket grows long (hash flooding); span lookups need no substring.
-        _entries = new ConcurrentDictionary<string, Entry>();
+        // Looked up with the header's characters (no substring, no encoding on a hit).
+        _entries = new ConcurrentDictionary<byte[], Entry>(TokenComparer.Instance);
         _bySpan = _entries.GetAlternateLookup<ReadOnlySpan<char>>();
         _time = timeProvider;
         _maxEntries = options.ValidationCache.MaxEntries;
@@ -68,7 +69,7 @@ internal sealed class ValidationCache
             }
 
             // Expired or validated under keys since revoked: drop it (only this entry, not a newer one).
-            if (_entries.TryRemove(new KeyValuePair<string, Entry>(entry.Token, entry)))
+            if (_entries.TryRemove(new KeyValuePair<byte[], Entry>(entry.Token, entry)))
             {
                 Interlocked.Decrement(ref _count);
             }
@@ -84,7 +85,8 @@ internal sealed class ValidationCache
     /// </summary>
     public bool AddValidated(string token, KubernetesServiceAccount serviceAccount, long trustEpoch)
     {
-        if (token.Length > MaxCachedTokenLength)
+        // Service-account tokens are base64url and dots: anything else is validated every time.
+        if (token.Length > MaxCachedTokenLength || !Ascii.IsValid(token))
         {
             return false;
         }
@@ -111,8 +113,9 @@ internal sealed class ValidationCache
             return false;
         }
 
-        var entry = new Entry(token, serviceAccount, expiresAt.UtcTicks, trustEpoch);
-        if (_entries.TryAdd(token, entry))
+        var key = Encoding.ASCII.GetBytes(token);
+        var entry = new Entry(key, serviceAccount, expiresAt.UtcTicks, trustEpoch);
+        if (_entries.TryAdd(key, entry))
         {
             if (Interlocked.Increment(ref _count) > _maxEntries)
             {
@@ -121,7 +124,7 @@ internal sealed class ValidationCache
         }
         else
         {
-            _entries[token] = entry;
+            _entries[key] = entry;
         }
 
         return true;
@@ -219,14 +222,63 @@ internal sealed class ValidationCache
         }
     }
 
-    private sealed class Entry(string token, KubernetesServiceAccount serviceAccount, long expiresAtTicks, long trustEpoch)
+    private sealed class Entry(byte[] token, KubernetesServiceAccount serviceAccount, long expiresAtTicks, long trustEpoch)
     {
-        public string Token { get; } = token;
+        public byte[] Token { get; } = token;
 
         public KubernetesServiceAccount ServiceAccount { get; } = serviceAccount;
 
         public long ExpiresAtTicks { get; } = expiresAtTicks;
 
         public long TrustEpoch { get; } = trustEpoch;
+    }
+
+    /// <summary>
+    /// Compares tokens in full (bytes to bytes, or bytes to the request's characters). The hash covers the
+    /// length and the last characters — the signature of a token, uniformly random — with a per-process
+    /// random seed (<see cref="HashCode"/>). Only tokens validated twice are ever keys, so no attacker can
+    /// fill a bucket; a crafted token that shares a hash costs one full comparison and misses.
+    /// </summary>
+    private sealed class TokenComparer : IEqualityComparer<byte[]>, IAlternateEqualityComparer<ReadOnlySpan<char>, byte[]>
+    {
+        public static readonly TokenComparer Instance = new();
+
+        private const int HashedTail = 32;
+
+        public bool Equals(byte[]? x, byte[]? y) => ReferenceEquals(x, y) || (x is not null && y is not null && x.AsSpan().SequenceEqual(y));
+
+        public int GetHashCode(byte[] obj)
+        {
+            var hash = default(HashCode);
+            hash.Add(obj.Length);
+            foreach (var b in obj.AsSpan(Math.Max(0, obj.Length - HashedTail)))
+            {
+                hash.Add(b);
+            }
+
+            return hash.ToHashCode();
+        }
+
+        public bool Equals(ReadOnlySpan<char> alternate, byte[] other) => alternate.Length == other.Length && Ascii.Equals(other, alternate);
+
+        public int GetHashCode(ReadOnlySpan<char> alternate)
+        {
+            var hash = default(HashCode);
+            hash.Add(alternate.Length);
+            foreach (var c in alternate[Math.Max(0, alternate.Length - HashedTail)..])
+            {
+                // Same value as the byte for ASCII; anything else never equals a key anyway.
+                hash.Add(unchecked((byte)c));
+            }
+
+            return hash.ToHashCode();
+        }
+
+        public byte[] Create(ReadOnlySpan<char> alternate)
+        {
+            var bytes = new byte[alternate.Length];
+            Encoding.ASCII.GetBytes(alternate, bytes);
+            return bytes;
+        }
     }
 }

@@ -3,7 +3,7 @@
 
 using System.Security.Claims;
 using KubeSaAuth.Testing;
-using KubeSaAuth.Tests.Tokens;
+using KubeSaAuth.Tests.TokenRules;
 using KubeSaAuth.Tokens;
 
 namespace KubeSaAuth.Tests.Claims;

@@ -3,6 +3,7 @@
 
 using System.Net;
 using KubeSaAuth.Testing;
+using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
 
 namespace KubeSaAuth.Tests.TestKit;
@@ -59,5 +60,36 @@ public sealed class SampleApiWithTestKitExampleTests
 
         Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
         Assert.Contains("error_description=\"the token expired at", response.Headers.WwwAuthenticate.ToString(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Tokens_follow_the_audience_the_application_configured()
+    {
+        await using var factory = new WebApplicationFactory<Program>()
+            .WithWebHostBuilder(b => b.UseSetting("Authentication:Schemes:KubernetesServiceAccount:Audiences:0", "reports-api"))
+            .WithKubernetesTestIssuer(out var issuer);
+        using var client = factory.CreateClientWithToken(issuer, "my-namespace", "reporter");
+        using var wrong = factory.CreateClientWithToken(issuer.CreateToken("my-namespace", "reporter").WithAudience("my-api").Build());
+
+        using var response = await client.GetAsync(new Uri("/reports", UriKind.Relative));
+        using var refused = await wrong.GetAsync(new Uri("/reports", UriKind.Relative));
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal(HttpStatusCode.Unauthorized, refused.StatusCode);
+        Assert.Equal(["reports-api"], issuer.DefaultAudiences);
+    }
+
+    [Fact]
+    public async Task Overrides_a_jwks_address_the_application_configured()
+    {
+        await using var factory = new WebApplicationFactory<Program>()
+            .WithWebHostBuilder(b => b.UseSetting("Authentication:Schemes:KubernetesServiceAccount:JwksUri", "https://10.0.0.1:6443/openid/v1/jwks"))
+            .WithKubernetesTestIssuer(out var issuer);
+        using var client = factory.CreateClientWithToken(issuer, "my-namespace", "reporter");
+
+        using var response = await client.GetAsync(new Uri("/reports", UriKind.Relative));
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal(1, issuer.JwksRequests);
     }
 }

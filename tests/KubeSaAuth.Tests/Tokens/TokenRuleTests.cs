@@ -7,7 +7,8 @@ using KubeSaAuth.Testing;
 using Microsoft.Extensions.Time.Testing;
 using Microsoft.IdentityModel.Tokens;
 
-namespace KubeSaAuth.Tests.Tokens;
+// Not KubeSaAuth.Tests.Tokens: that would hide KubeSaAuth.Tokens from sibling test namespaces writing "Tokens.X".
+namespace KubeSaAuth.Tests.TokenRules;
 
 /// <summary>Issue 2 §5, one rule per test, each through the real validator and key source.</summary>
 public sealed class TokenRuleTests
@@ -159,9 +160,26 @@ public sealed class TokenRuleTests
     public async Task Refuses_forged_payload_under_a_known_key_as_invalid_signature()
     {
         using var harness = ValidatorHarness.For(_issuer);
+        await harness.WarmAsync();
 
-        // Tampered() rewrites 'sub' to kube-system:admin after signing: a forgery, not a subject mismatch.
+        // Only 'sub' rewritten after signing (as neg_tampered_payload): a forgery, not a subject mismatch.
+        var forged = ReplacePayload(Token().Build(), p => p["sub"] = "system:serviceaccount:kube-system:admin");
+
+        await harness.AssertRefusedAsync(forged, KubernetesTokenFailureReason.InvalidSignature);
         await harness.AssertRefusedAsync(Token().Tampered().Build(), KubernetesTokenFailureReason.InvalidSignature);
+    }
+
+    [Fact]
+    public async Task Refuses_a_token_for_its_claims_without_fetching_keys_on_a_cold_start()
+    {
+        using var harness = ValidatorHarness.For(_issuer);
+
+        var forged = ReplacePayload(Token().Build(), p => p["sub"] = "system:serviceaccount:kube-system:admin");
+
+        await harness.AssertRefusedAsync(forged, KubernetesTokenFailureReason.InvalidSubject);
+        await harness.AssertRefusedAsync(Token().WithAudience("vault").Build(), KubernetesTokenFailureReason.InvalidAudience);
+
+        Assert.Equal(0, harness.JwksRequests);
     }
 
     [Fact]
@@ -404,6 +422,7 @@ public sealed class TokenRuleTests
     public async Task Refuses_legacy_token_signed_by_a_key_outside_the_key_set()
     {
         using var harness = ValidatorHarness.For(_issuer, o => o.AcceptLegacyTokens = true);
+        await harness.WarmAsync();
 
         await harness.AssertRefusedAsync(Token().Legacy().SignedWith(TestSigningKey.Create()).WithKeyId(null).Build(), KubernetesTokenFailureReason.InvalidSignature);
     }

@@ -9,7 +9,8 @@ using KubeSaAuth.Tokens;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Time.Testing;
 
-namespace KubeSaAuth.Tests.Tokens;
+// Not KubeSaAuth.Tests.Tokens: that would hide KubeSaAuth.Tokens from sibling test namespaces writing "Tokens.X".
+namespace KubeSaAuth.Tests.TokenRules;
 
 /// <summary>
 /// The token rules without a host: a <see cref="KubernetesTokenValidator"/> over a real
@@ -64,6 +65,13 @@ internal sealed class ValidatorHarness : IDisposable
     /// <summary>A stand-in issuer on a fake clock (not served: tokens and JWKS in memory).</summary>
     public static KubernetesTestIssuer NewIssuer(string issuer = "https://kubernetes.default.svc.cluster.local") =>
         new(issuer, new FakeTimeProvider(new DateTimeOffset(2026, 1, 1, 12, 0, 0, TimeSpan.Zero)));
+
+    /// <summary>Fetches the keys now, as the first request or the warm-up would.</summary>
+    public async Task<ValidatorHarness> WarmAsync()
+    {
+        Assert.True(await Keys.FetchNowAsync(CancellationToken.None), "the key fetch failed");
+        return this;
+    }
 
     public async Task<TokenValidationOutcome> ValidateAsync(string token) =>
         await Validator.ValidateAsync(token, CancellationToken.None);

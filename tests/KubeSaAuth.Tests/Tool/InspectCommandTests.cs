@@ -81,6 +81,16 @@ public sealed class InspectCommandTests : IDisposable
     }
 
     [ToolVectorsFact]
+    public async Task Marks_the_claims_of_a_forged_payload_as_moot()
+    {
+        var (_, output) = await RunAsync("inspect", ToolVectors.Token("neg_tampered_payload"), "--jwks", _jwksFile, "--now", DuringLifetime);
+
+        Assert.Contains("[FAIL] signature", output, StringComparison.Ordinal);
+        Assert.Contains("[----] subject               moot: the signature does not verify", output, StringComparison.Ordinal);
+        Assert.Contains("[pass] key id", output, StringComparison.Ordinal);
+    }
+
+    [ToolVectorsFact]
     public async Task Accepts_a_legacy_vector_when_legacy_tokens_are_allowed()
     {
         var (exit, output) = await RunAsync("inspect", ToolVectors.Token("legacy_rs256"), "--jwks", _jwksFile, "--accept-legacy");

@@ -5,7 +5,7 @@ using System.Net;
 using System.Text;
 using System.Text.Json.Nodes;
 using KubeSaAuth.Keys;
-using KubeSaAuth.Tests.Tokens;
+using KubeSaAuth.Tests.TokenRules;
 using Microsoft.IdentityModel.Tokens;
 
 namespace KubeSaAuth.Tests.Vectors;
@@ -57,6 +57,7 @@ public sealed class KubernetesTokenVectorTests
     {
         var token = TokenVectors.Token(Derived, name);
         using var harness = ValidatorHarness.For(TokenVectors.K8sJwks, TokenVectors.InsideLifetime(token), ClusterIssuer, ClusterIssuer);
+        await harness.WarmAsync();
 
         await harness.AssertRefusedAsync(token, reason);
     }
@@ -77,6 +78,7 @@ public sealed class KubernetesTokenVectorTests
         var jwks = TokenVectors.JwksFromPem(keys["other_rsa_public_pem"]!.GetValue<string>(), keys["rsa_kid"]!.GetValue<string>(), "RS256");
         var token = TokenVectors.Token(Derived, "bound_sa_only_rs256");
         using var harness = ValidatorHarness.For(jwks, TokenVectors.InsideLifetime(token), ClusterIssuer, ClusterIssuer);
+        await harness.WarmAsync();
 
         await harness.AssertRefusedAsync(token, KubernetesTokenFailureReason.InvalidSignature);
     }
@@ -172,6 +174,7 @@ public sealed class KubernetesTokenVectorTests
         var certificate = TokenVectors.Section(Vault)["legacy_pre_kid_rs256"]!["cert_pem"]!.GetValue<string>();
         var jwks = TokenVectors.JwksFromPem(certificate, kid: null, alg: null);
         using var harness = ValidatorHarness.For(jwks, MinikubeClock, ClusterIssuer, "my-api", o => o.AcceptLegacyTokens = true);
+        await harness.WarmAsync();
 
         await harness.AssertRefusedAsync(TokenVectors.Token(Vault, "legacy_bad_signing_key"), KubernetesTokenFailureReason.InvalidSignature);
     }
