@@ -118,7 +118,15 @@ public sealed class OptionsTests
         };
         using var services = BuildServices(settings, b => b.AddKubernetesServiceAccount("cluster-a").AddKubernetesServiceAccount("cluster-b"));
 
-        var o = services.GetRequiredService<IOptionsMonitor<KubernetesServiceAccountOptions>>().Get("cluster-a");
+        KubernetesServiceAccountOptions o;
+        try
+        {
+            o = services.GetRequiredService<IOptionsMonitor<KubernetesServiceAccountOptions>>().Get("cluster-a");
+        }
+        finally
+        {
+            Directory.Delete(saDirectory, recursive: true);
+        }
 
         Assert.Equal("https://issuer.example", o.Issuer);
         Assert.Equal("https://issuer.example/meta", o.MetadataAddress);
