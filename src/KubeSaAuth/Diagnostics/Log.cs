@@ -13,20 +13,20 @@ internal static partial class Log
 {
     [LoggerMessage(EventId = 100, EventName = "TokenValidated", Level = LogLevel.Debug,
         Message = "Authenticated service account {Namespace}/{ServiceAccount} ({Kind} token, pod {Pod}) of cluster {Cluster}.")]
-    public static partial void TokenValidated(ILogger logger, string @namespace, string serviceAccount, string kind, string? pod, string cluster);
+    public static partial void TokenValidated(ILogger logger, string Namespace, string serviceAccount, string kind, string? pod, string cluster);
 
-    // The parameter is "Namespace", not "@namespace": the generator would name the structured field "@namespace".
+    // Parameters are "Namespace", not "@namespace": the generator would name the structured field "@namespace".
     [LoggerMessage(EventId = 101, EventName = "TokenRefused", Level = LogLevel.Information,
         Message = "Refused a service-account token ({Reason}): {Description} [kid {KeyId}, issuer {Issuer}, audience {Audience}, namespace {Namespace}, service account {ServiceAccount}].")]
     public static partial void TokenRefused(ILogger logger, KubernetesTokenFailureReason reason, string description, string? keyId, string? issuer, string? audience, string? Namespace, string? serviceAccount);
 
     [LoggerMessage(EventId = 102, EventName = "TokenPastWarnAfter", Level = LogLevel.Warning,
         Message = "Accepted an extended token of {Namespace}/{ServiceAccount} past its warnafter time {WarnAfter:o}: the caller uses a stale token file (EnforceWarnAfter is off).")]
-    public static partial void TokenPastWarnAfter(ILogger logger, string @namespace, string serviceAccount, DateTimeOffset warnAfter);
+    public static partial void TokenPastWarnAfter(ILogger logger, string Namespace, string serviceAccount, DateTimeOffset warnAfter);
 
     [LoggerMessage(EventId = 103, EventName = "LegacyTokenAccepted", Level = LogLevel.Debug,
         Message = "Accepted a legacy secret-based token of {Namespace}/{ServiceAccount} (AcceptLegacyTokens is on).")]
-    public static partial void LegacyTokenAccepted(ILogger logger, string @namespace, string serviceAccount);
+    public static partial void LegacyTokenAccepted(ILogger logger, string Namespace, string serviceAccount);
 
     [LoggerMessage(EventId = 104, EventName = "NoBearerToken", Level = LogLevel.Debug,
         Message = "No bearer token in the request.")]
@@ -78,11 +78,11 @@ internal static partial class Log
 
     [LoggerMessage(EventId = 500, EventName = "TokenCached", Level = LogLevel.Debug,
         Message = "Cached the validation of a token of {Namespace}/{ServiceAccount} (second successful validation).")]
-    public static partial void TokenCached(ILogger logger, string @namespace, string serviceAccount);
+    public static partial void TokenCached(ILogger logger, string Namespace, string serviceAccount);
 
     [LoggerMessage(EventId = 501, EventName = "TokenUncachedByReview", Level = LogLevel.Information,
         Message = "TokenReview refused a token of {Namespace}/{ServiceAccount}; its cached validation was dropped.")]
-    public static partial void TokenUncachedByReview(ILogger logger, string @namespace, string serviceAccount);
+    public static partial void TokenUncachedByReview(ILogger logger, string Namespace, string serviceAccount);
 
     [LoggerMessage(EventId = 300, EventName = "InClusterConfigured", Level = LogLevel.Information,
         Message = "Scheme {Scheme} runs in-cluster: keys from the API server {ApiServer}, trusting only the CA and using the token in {Directory}.")]
