@@ -61,6 +61,12 @@ internal sealed class KubernetesServiceAccountHandler(
             token = messageReceived.Token;
         }
 
+        // As JwtBearerHandler: an event that leaves Token null or empty lets the header speak.
+        if (string.IsNullOrEmpty(token))
+        {
+            token = null;
+        }
+
         // The token is located in the header and looked up in the cache as a span: a cache hit copies nothing.
         var source = token;
         var tokenStart = 0;
@@ -116,7 +122,7 @@ internal sealed class KubernetesServiceAccountHandler(
             if (runtime.Reviewer is { } reviewer)
             {
                 token ??= tokenStart == 0 && tokenLength == value.Length ? value : value.Substring(tokenStart, tokenLength);
-                var forceFresh = Context.Items.ContainsKey(ForceTokenReviewItem);
+                var forceFresh = Context.Items.ContainsKey(ForceTokenReviewItem) || Authorization.KubernetesLiveTokenReview.IsRequired(Context);
                 var reviewFailure = await reviewer.ReviewAsync(token, serviceAccount!, forceFresh, Context.RequestAborted);
                 if (reviewFailure is not null)
                 {
@@ -127,6 +133,11 @@ internal sealed class KubernetesServiceAccountHandler(
                     }
 
                     return await FailAsync(reviewFailure, started, cacheHit);
+                }
+
+                if (forceFresh)
+                {
+                    Authorization.KubernetesLiveTokenReview.MarkReviewed(Context, Scheme.Name);
                 }
             }
         }
@@ -330,7 +341,8 @@ internal sealed class KubernetesServiceAccountHandler(
         {
             var keyId = KubernetesTokenValidator.Shorten(failure.KeyId);
             var issuer = KubernetesTokenValidator.Shorten(failure.Issuer);
-            Log.TokenRefused(Logger, failure.Reason, failure.Description, keyId, issuer, failure.Namespace, failure.ServiceAccount);
+            var audience = failure.Audiences is null ? null : KubernetesTokenValidator.Shorten(string.Join(",", failure.Audiences.Take(5)), 128);
+            Log.TokenRefused(Logger, failure.Reason, failure.Description, keyId, issuer, audience, failure.Namespace, failure.ServiceAccount);
         }
 
         Record(started, "failure", failure.Reason.ToString(), isLegacy: null, cacheHit);

@@ -37,7 +37,7 @@ internal sealed class KeyWarmUpService(
             var keys = runtimes.GetOrCreate(scheme.Name, options).Keys;
             try
             {
-                var ok = await keys.FetchNowAsync(cancellationToken).WaitAsync(options.BackchannelTimeout + TimeSpan.FromSeconds(1), cancellationToken).ConfigureAwait(false);
+                var ok = await keys.FetchNowAsync(cancellationToken).WaitAsync(options.BackchannelTimeout + TimeSpan.FromSeconds(1), options.TimeProvider ?? TimeProvider.System, cancellationToken).ConfigureAwait(false);
                 Log.KeysWarmUp(logger, scheme.Name, ok ? $"{keys.Current!.Keys.Count} keys fetched" : "the fetch failed; starting anyway, retrying in the background");
             }
             catch (TimeoutException)

@@ -138,6 +138,18 @@ internal sealed class SigningKeySource : IDisposable
         return _current is not null && _consecutiveFailures == 0;
     }
 
+    /// <summary>The fetch in flight, or a completed task when none runs: lets callers (and tests) wait for its outcome.</summary>
+    public Task InflightFetch
+    {
+        get
+        {
+            lock (_gate)
+            {
+                return _inflight ?? Task.CompletedTask;
+            }
+        }
+    }
+
     public KeySourceStatus GetStatus()
     {
         lock (_gate)
