@@ -89,6 +89,14 @@ internal sealed class CacheTestHost : IAsyncDisposable
         return response.StatusCode;
     }
 
+    public async Task<HttpStatusCode> SendRawAsync(string authorization)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Get, "/ns");
+        request.Headers.TryAddWithoutValidation("Authorization", authorization);
+        using var response = await Client.SendAsync(request);
+        return response.StatusCode;
+    }
+
     public async Task<HttpStatusCode[]> SendTimesAsync(string token, int times)
     {
         var statuses = new HttpStatusCode[times];

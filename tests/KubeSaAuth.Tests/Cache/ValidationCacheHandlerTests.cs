@@ -23,6 +23,19 @@ public sealed class ValidationCacheHandlerTests
     }
 
     [Fact]
+    public async Task Finds_the_cached_token_whatever_the_white_space_around_it()
+    {
+        await using var host = await CacheTestHost.StartAsync();
+        var token = host.CreateToken();
+        Assert.Equal(HttpStatusCode.OK, await host.SendRawAsync("Bearer   " + token));
+        Assert.Equal(HttpStatusCode.OK, await host.SendRawAsync("bearer " + token));
+
+        Assert.Equal(HttpStatusCode.OK, await host.SendAsync(token));
+
+        Assert.Equal(1, host.Hits);
+    }
+
+    [Fact]
     public async Task Does_not_cache_a_token_seen_only_once()
     {
         await using var host = await CacheTestHost.StartAsync();
