@@ -6,6 +6,7 @@ using System.Buffers.Text;
 using System.Collections.Frozen;
 using System.Text;
 using System.Text.Json;
+using System.Text.Unicode;
 using KubeSaAuth.Keys;
 using Microsoft.IdentityModel.Tokens;
 
@@ -100,7 +101,7 @@ internal sealed class KubernetesTokenValidator
 
             if (!string.Equals(payload.Issuer, expectedIssuer, StringComparison.Ordinal))
             {
-                return Refuse(KubernetesTokenFailureReason.InvalidIssuer, $"issuer '{payload.Issuer}' is not the configured issuer '{expectedIssuer}'", header, claims);
+                return Refuse(KubernetesTokenFailureReason.InvalidIssuer, $"issuer '{Shorten(payload.Issuer)}' is not the configured issuer '{expectedIssuer}'", header, claims);
             }
         }
 
@@ -113,7 +114,7 @@ internal sealed class KubernetesTokenValidator
             candidates = SelectKeys(keySet, header);
             if (candidates.Length == 0)
             {
-                return Refuse(KubernetesTokenFailureReason.UnknownKey, $"no key with kid '{header.KeyId}' in the issuer's key set ({keySet.Keys.Count} keys)", header, claims);
+                return Refuse(KubernetesTokenFailureReason.UnknownKey, $"no key with kid '{Shorten(header.KeyId)}' in the issuer's key set ({keySet.Keys.Count} keys)", header, claims);
             }
         }
 
@@ -123,14 +124,14 @@ internal sealed class KubernetesTokenValidator
             return Refuse(KubernetesTokenFailureReason.UnsupportedAlgorithm,
                 header.KeyId is null
                     ? $"no key of the issuer verifies {header.Algorithm}"
-                    : $"the key with kid '{header.KeyId}' does not verify {header.Algorithm}",
+                    : $"the key with kid '{Shorten(header.KeyId)}' does not verify {header.Algorithm}",
                 header, claims);
         }
 
         if (!VerifySignature(token, signingInputLength, header.Algorithm!, usable))
         {
             return Refuse(KubernetesTokenFailureReason.InvalidSignature,
-                header.KeyId is null ? "the signature does not verify with any of the issuer's keys" : $"the signature does not verify with the key with kid '{header.KeyId}'",
+                header.KeyId is null ? "the signature does not verify with any of the issuer's keys" : $"the signature does not verify with the key with kid '{Shorten(header.KeyId)}'",
                 header, claims);
         }
 
@@ -249,6 +250,14 @@ internal sealed class KubernetesTokenValidator
             if (Base64Url.DecodeFromChars(segment, rented, out _, out var written) != OperationStatus.Done)
             {
                 failure = new(KubernetesTokenFailureReason.Malformed, $"the {what} is not valid base64url");
+                return null;
+            }
+
+            // RFC 8259 §8.1: JSON text is UTF-8. System.Text.Json checks the strings it transcodes, but
+            // not those it keeps as JsonElement (unknown members), so check all of it once.
+            if (!Utf8.IsValid(rented.AsSpan(0, written)))
+            {
+                failure = new(KubernetesTokenFailureReason.Malformed, $"the {what} is not valid UTF-8");
                 return null;
             }
 
@@ -453,8 +462,8 @@ internal sealed class KubernetesTokenValidator
 
         failure = new(KubernetesTokenFailureReason.InvalidSubject,
             subject is null
-                ? $"the token has no 'sub'; expected '{prefix}{ns}:{name}'"
-                : $"'sub' ('{Shorten(subject)}') does not match the token's namespace and service account ('{prefix}{ns}:{name}')",
+                ? $"the token has no 'sub'; expected '{prefix}{Shorten(ns)}:{Shorten(name)}'"
+                : $"'sub' ('{Shorten(subject)}') does not match the token's namespace and service account ('{prefix}{Shorten(ns)}:{Shorten(name)}')",
             Namespace: ns, ServiceAccount: name);
         return false;
     }
