@@ -102,6 +102,7 @@ internal sealed class KeysTestHost : IAsyncDisposable
         app.UseAuthentication();
         app.UseAuthorization();
         app.MapGet("/", (HttpContext context) => context.User.GetKubernetesServiceAccount()!.Namespace).RequireAuthorization();
+        app.MapGet("/account", (HttpContext context) => Results.Json(context.User.GetKubernetesServiceAccount())).RequireAuthorization();
 
         if (start)
         {
@@ -124,10 +125,10 @@ internal sealed class KeysTestHost : IAsyncDisposable
         });
 
     /// <summary>Sends <c>GET /</c>, letting <paramref name="shape"/> set the headers.</summary>
-    public async Task<AuthOutcome> SendAsync(Action<HttpRequestMessage> shape, CancellationToken cancellationToken = default)
+    public async Task<AuthOutcome> SendAsync(Action<HttpRequestMessage> shape, string path = "/", CancellationToken cancellationToken = default)
     {
         var id = Guid.NewGuid().ToString("N");
-        using var request = new HttpRequestMessage(HttpMethod.Get, "/");
+        using var request = new HttpRequestMessage(HttpMethod.Get, path);
         request.Headers.TryAddWithoutValidation(RequestIdHeader, id);
         shape(request);
         using var response = await Client.SendAsync(request, cancellationToken);
