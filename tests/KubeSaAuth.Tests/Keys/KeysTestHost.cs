@@ -76,7 +76,7 @@ internal sealed class KeysTestHost : IAsyncDisposable
         }
         else
         {
-            builder.WebHost.UseTestServer();
+            builder.WebHost.UseTestServer(o => o.PreserveExecutionContext = true);
         }
 
         builder.Services.AddSingleton<TimeProvider>(time);
