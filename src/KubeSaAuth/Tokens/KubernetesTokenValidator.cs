@@ -6,6 +6,7 @@ using System.Buffers.Text;
 using System.Collections.Frozen;
 using System.Text;
 using System.Text.Json;
+using System.Text.Unicode;
 using KubeSaAuth.Keys;
 using Microsoft.IdentityModel.Tokens;
 
@@ -111,7 +112,7 @@ internal sealed class KubernetesTokenValidator
                     return TokenValidationOutcome.Fail(forged with { Namespace = claims.Namespace, ServiceAccount = claims.Name });
                 }
 
-                return Refuse(KubernetesTokenFailureReason.InvalidIssuer, $"issuer '{payload.Issuer}' is not the configured issuer '{expectedIssuer}'", header, claims);
+                return Refuse(KubernetesTokenFailureReason.InvalidIssuer, $"issuer '{Shorten(payload.Issuer)}' is not the configured issuer '{expectedIssuer}'", header, claims);
             }
         }
 
@@ -317,6 +318,14 @@ internal sealed class KubernetesTokenValidator
                 return null;
             }
 
+            // RFC 8259 §8.1: JSON text is UTF-8. System.Text.Json checks the strings it transcodes, but
+            // not those it keeps as JsonElement (unknown members), so check all of it once.
+            if (!Utf8.IsValid(rented.AsSpan(0, written)))
+            {
+                failure = new(KubernetesTokenFailureReason.Malformed, $"the {what} is not valid UTF-8");
+                return null;
+            }
+
             var value = JsonSerializer.Deserialize(rented.AsSpan(0, written), typeInfo);
             if (value is null)
             {
@@ -518,8 +527,8 @@ internal sealed class KubernetesTokenValidator
 
         failure = new(KubernetesTokenFailureReason.InvalidSubject,
             subject is null
-                ? $"the token has no 'sub'; expected '{prefix}{ns}:{name}'"
-                : $"'sub' ('{Shorten(subject)}') does not match the token's namespace and service account ('{prefix}{ns}:{name}')",
+                ? $"the token has no 'sub'; expected '{prefix}{Shorten(ns)}:{Shorten(name)}'"
+                : $"'sub' ('{Shorten(subject)}') does not match the token's namespace and service account ('{prefix}{Shorten(ns)}:{Shorten(name)}')",
             Namespace: ns, ServiceAccount: name);
         return false;
     }

@@ -13,11 +13,14 @@ using WireMock.Util;
 namespace KubeSaAuth.Tests.Keys;
 
 /// <summary>How the stand-in API server answers discovery and JWKS requests.</summary>
-internal enum ApiServerMode
+public enum ApiServerMode
 {
     Ok,
     Unavailable,
     Hang,
+    Unauthorized,
+    InvalidJson,
+    NotFound,
 }
 
 /// <summary>
@@ -128,9 +131,17 @@ internal sealed class FakeApiServer : IDisposable
             await release.ConfigureAwait(false);
         }
 
-        if (Mode != ApiServerMode.Ok)
+        switch (Mode)
         {
-            return Message(503, "text/plain", "service unavailable");
+            case ApiServerMode.Unauthorized:
+                return Message(401, "application/json", "{\"kind\":\"Status\",\"status\":\"Failure\",\"message\":\"Unauthorized\",\"code\":401}");
+            case ApiServerMode.InvalidJson:
+                return Message(200, isJwks ? "application/jwk-set+json" : "application/json", "<html>not json</html>");
+            case ApiServerMode.NotFound:
+                return Message(404, "text/plain", "404 page not found");
+            case ApiServerMode.Unavailable:
+            case ApiServerMode.Hang:
+                return Message(503, "text/plain", "service unavailable");
         }
 
         return isJwks

@@ -31,15 +31,21 @@ internal sealed class KeysTestHost : IAsyncDisposable
     private readonly ConcurrentDictionary<string, KubernetesTokenException> _failures;
     private readonly WebApplication _app;
 
-    private KeysTestHost(WebApplication app, HttpClient client, FakeTimeProvider time, ConcurrentDictionary<string, KubernetesTokenException> failures)
+    private readonly bool _kestrel;
+    private HttpClient? _client;
+
+    private KeysTestHost(WebApplication app, bool kestrel, FakeTimeProvider time, ConcurrentDictionary<string, KubernetesTokenException> failures)
     {
         _app = app;
+        _kestrel = kestrel;
         _failures = failures;
-        Client = client;
         Time = time;
     }
 
-    public HttpClient Client { get; }
+    /// <summary>A client of the started host.</summary>
+    public HttpClient Client => _client ??= _kestrel
+        ? new HttpClient { BaseAddress = new Uri(_app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First()) }
+        : _app.GetTestClient();
 
     public FakeTimeProvider Time { get; }
 
@@ -70,7 +76,7 @@ internal sealed class KeysTestHost : IAsyncDisposable
         }
         else
         {
-            builder.WebHost.UseTestServer();
+            builder.WebHost.UseTestServer(o => o.PreserveExecutionContext = true);
         }
 
         builder.Services.AddSingleton<TimeProvider>(time);
@@ -96,16 +102,14 @@ internal sealed class KeysTestHost : IAsyncDisposable
         app.UseAuthentication();
         app.UseAuthorization();
         app.MapGet("/", (HttpContext context) => context.User.GetKubernetesServiceAccount()!.Namespace).RequireAuthorization();
+        app.MapGet("/account", (HttpContext context) => Results.Json(context.User.GetKubernetesServiceAccount())).RequireAuthorization();
 
         if (start)
         {
             await app.StartAsync();
         }
 
-        var client = kestrel
-            ? new HttpClient { BaseAddress = start ? new Uri(app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First()) : null }
-            : app.GetTestClient();
-        return new KeysTestHost(app, client, time, failures);
+        return new KeysTestHost(app, kestrel, time, failures);
     }
 
     /// <summary>Starts a host built with <c>start: false</c> (TestServer only).</summary>
@@ -121,10 +125,10 @@ internal sealed class KeysTestHost : IAsyncDisposable
         });
 
     /// <summary>Sends <c>GET /</c>, letting <paramref name="shape"/> set the headers.</summary>
-    public async Task<AuthOutcome> SendAsync(Action<HttpRequestMessage> shape, CancellationToken cancellationToken = default)
+    public async Task<AuthOutcome> SendAsync(Action<HttpRequestMessage> shape, string path = "/", CancellationToken cancellationToken = default)
     {
         var id = Guid.NewGuid().ToString("N");
-        using var request = new HttpRequestMessage(HttpMethod.Get, "/");
+        using var request = new HttpRequestMessage(HttpMethod.Get, path);
         request.Headers.TryAddWithoutValidation(RequestIdHeader, id);
         shape(request);
         using var response = await Client.SendAsync(request, cancellationToken);
@@ -134,9 +138,31 @@ internal sealed class KeysTestHost : IAsyncDisposable
         return new AuthOutcome(response.StatusCode, failure?.Reason, failure?.Message, challenge, body);
     }
 
+    /// <summary>Advances the fake clock a second at a time until <paramref name="task"/> completes; returns the time advanced.</summary>
+    public async Task<TimeSpan> AdvanceUntilAsync(Task task, TimeSpan step, TimeSpan limit)
+    {
+        var advanced = TimeSpan.Zero;
+        while (!task.IsCompleted && advanced < limit)
+        {
+            // Let requests that are on their way reach their wait before the clock moves.
+            await Task.WhenAny(task, Task.Delay(50));
+            if (task.IsCompleted)
+            {
+                break;
+            }
+
+            Time.Advance(step);
+            advanced += step;
+        }
+
+        await Task.WhenAny(task, Task.Delay(TimeSpan.FromSeconds(30)));
+        Assert.True(task.IsCompleted, $"Still pending after the clock advanced {advanced}.");
+        return advanced;
+    }
+
     public async ValueTask DisposeAsync()
     {
-        Client.Dispose();
+        _client?.Dispose();
         await _app.StopAsync();
         await _app.DisposeAsync();
     }
