@@ -67,6 +67,12 @@ public sealed class KubernetesTestIssuer : IAsyncDisposable
     /// <summary>How the endpoints misbehave; default <see cref="IssuerFault.None"/>.</summary>
     public IssuerFault Fault { get; set; }
 
+    /// <summary>
+    /// How long each discovery and JWKS answer is held back, measured on <see cref="TimeProvider"/> (so a
+    /// <c>FakeTimeProvider</c> test releases it by advancing the clock); default <see cref="TimeSpan.Zero"/>.
+    /// </summary>
+    public TimeSpan ResponseDelay { get; set; }
+
     /// <summary>The base address once <see cref="StartAsync"/> ran (<c>http://127.0.0.1:port</c>); in-process, <c>http://kubernetes.test</c>.</summary>
     public Uri BaseAddress { get; private set; } = new("http://kubernetes.test");
 
@@ -124,6 +130,43 @@ public sealed class KubernetesTestIssuer : IAsyncDisposable
         return key;
     }
 
+    /// <summary>
+    /// Rotates the signing key as an operator does: publishes a new key and signs new tokens with it; the
+    /// previous key stays in the JWKS (tokens it signed keep working) unless <paramref name="removePrevious"/>.
+    /// </summary>
+    /// <param name="removePrevious">Whether to remove the previously active key from the JWKS (revoke it); default <see langword="false"/>.</param>
+    /// <param name="algorithm">The new key's algorithm; default RS256.</param>
+    /// <returns>The new key.</returns>
+    public TestSigningKey RotateKey(bool removePrevious = false, string algorithm = SecurityAlgorithms.RsaSha256)
+    {
+        var key = TestSigningKey.Create(algorithm);
+        lock (_gate)
+        {
+            var previous = ActiveKey;
+            _published.Add(key);
+            ActiveKey = key;
+            if (removePrevious)
+            {
+                _published.Remove(previous);
+            }
+        }
+
+        return key;
+    }
+
+    /// <summary>
+    /// Makes the endpoints misbehave until the returned handle is disposed, then restores the previous
+    /// <see cref="Fault"/>: <c>using (issuer.SimulateOutage()) { ... }</c>.
+    /// </summary>
+    /// <param name="fault">How to misbehave; default <see cref="IssuerFault.ServiceUnavailable"/>.</param>
+    /// <returns>A handle that ends the outage when disposed.</returns>
+    public IDisposable SimulateOutage(IssuerFault fault = IssuerFault.ServiceUnavailable)
+    {
+        var previous = Fault;
+        Fault = fault;
+        return new Outage(this, previous);
+    }
+
     /// <summary>Removes a key from the JWKS: how an operator revokes it.</summary>
     /// <param name="key">The key.</param>
     public void RemoveKey(TestSigningKey key)
@@ -152,7 +195,13 @@ public sealed class KubernetesTestIssuer : IAsyncDisposable
         ["keys"] = new JsonArray([.. PublishedKeys.Select(k => (JsonNode)k.PublicJwk.DeepClone())]),
     }.ToJsonString();
 
-    /// <summary>Points <paramref name="options"/> at this issuer (issuer, discovery, audiences; plain HTTP allowed).</summary>
+    /// <summary>
+    /// Points <paramref name="options"/> at this issuer: its <c>Issuer</c> and discovery document (plain HTTP
+    /// allowed), no <c>JwksUri</c> override, not in-cluster. Audiences: when the options name none, the
+    /// issuer's <see cref="DefaultAudiences"/> are added; when they name some and none of the defaults is
+    /// among them, the issuer adopts the application's audiences as its defaults, so that tokens minted from
+    /// then on are for the application (mint <see cref="KubernetesTokenBuilder.WithWrongAudience"/> to test a refusal).
+    /// </summary>
     /// <param name="options">The handler options.</param>
     /// <param name="inProcess">Whether to serve through <see cref="CreateHandler"/> instead of the network.</param>
     public void Configure(KubernetesServiceAccountOptions options, bool inProcess = false)
@@ -160,12 +209,25 @@ public sealed class KubernetesTestIssuer : IAsyncDisposable
         ArgumentNullException.ThrowIfNull(options);
         options.Issuer = Issuer;
         options.MetadataAddress = MetadataAddress;
+        options.JwksUri = null;
+        options.InCluster = false;
         options.RequireHttpsMetadata = false;
-        if (options.Audiences.Count == 0)
+        lock (_gate)
         {
-            foreach (var audience in DefaultAudiences)
+            if (options.Audiences.Count == 0)
             {
-                options.Audiences.Add(audience);
+                foreach (var audience in DefaultAudiences)
+                {
+                    options.Audiences.Add(audience);
+                }
+            }
+            else if (!DefaultAudiences.Any(options.Audiences.Contains))
+            {
+                DefaultAudiences.Clear();
+                foreach (var audience in options.Audiences)
+                {
+                    DefaultAudiences.Add(audience);
+                }
             }
         }
 
@@ -230,6 +292,12 @@ public sealed class KubernetesTestIssuer : IAsyncDisposable
             return (HttpStatusCode.NotFound, "text/plain", "404 page not found");
         }
 
+        var delay = ResponseDelay;
+        if (delay > TimeSpan.Zero)
+        {
+            await Task.Delay(delay, TimeProvider, cancellationToken).ConfigureAwait(false);
+        }
+
         switch (Fault)
         {
             case IssuerFault.ServiceUnavailable:
@@ -255,6 +323,19 @@ public sealed class KubernetesTestIssuer : IAsyncDisposable
         }
 
         return (HttpStatusCode.OK, "application/json", GetDiscoveryDocument());
+    }
+
+    private sealed class Outage(KubernetesTestIssuer issuer, IssuerFault previous) : IDisposable
+    {
+        private int _disposed;
+
+        public void Dispose()
+        {
+            if (Interlocked.Exchange(ref _disposed, 1) == 0)
+            {
+                issuer.Fault = previous;
+            }
+        }
     }
 
     private sealed class InProcessHandler(KubernetesTestIssuer issuer) : HttpMessageHandler

@@ -120,6 +120,22 @@ public sealed class KubernetesTokenBuilder
         return this;
     }
 
+    /// <summary>Makes the token not valid yet: issued (<c>iat</c>, <c>nbf</c>) ten minutes in the future, past any clock skew the handler allows.</summary>
+    /// <returns>This builder.</returns>
+    public KubernetesTokenBuilder NotYetValid()
+    {
+        _issuedAt = _issuer.TimeProvider.GetUtcNow().AddMinutes(10);
+        return this;
+    }
+
+    /// <summary>Makes the token name an audience no service accepts (<c>wrong-audience</c>) instead of <see cref="KubernetesTestIssuer.DefaultAudiences"/>.</summary>
+    /// <returns>This builder.</returns>
+    public KubernetesTokenBuilder WithWrongAudience() => WithAudience("wrong-audience");
+
+    /// <summary>Signs with a fresh key that the issuer never published: refused as an unknown key.</summary>
+    /// <returns>This builder.</returns>
+    public KubernetesTokenBuilder SignedWithUnknownKey() => SignedWith(TestSigningKey.Create(_key.Algorithm));
+
     /// <summary>Makes the token an extended auto-mounted one: a year's <c>exp</c>, with <c>warnafter</c> at <paramref name="warnAfter"/>.</summary>
     /// <param name="warnAfter">When it would have expired; default one hour after issue.</param>
     /// <returns>This builder.</returns>
@@ -206,7 +222,11 @@ public sealed class KubernetesTokenBuilder
         return this;
     }
 
-    /// <summary>Changes the payload after signing, so the signature no longer matches.</summary>
+    /// <summary>
+    /// Changes the payload after signing, as an attacker would: the token then claims to be
+    /// <c>kube-system/admin</c> with consistent claims, so that only its signature gives it away
+    /// (refused as <see cref="KubernetesTokenFailureReason.InvalidSignature"/>).
+    /// </summary>
     /// <returns>This builder.</returns>
     public KubernetesTokenBuilder Tampered()
     {
@@ -235,7 +255,7 @@ public sealed class KubernetesTokenBuilder
         var signature = Sign(_key, header["alg"]!.GetValue<string>(), signingInput);
         if (_tamper)
         {
-            payload["sub"] = KubernetesServiceAccountDefaults.UsernamePrefix + "kube-system:admin";
+            Impersonate(payload, "kube-system", "admin");
             signingInput = Encode(header) + "." + Encode(payload);
         }
 
@@ -323,6 +343,28 @@ public sealed class KubernetesTokenBuilder
         }
 
         return payload;
+    }
+
+    // Rewrites every claim that names the caller, keeping them consistent with each other, so that the
+    // claim rules (sub matches namespace and name) pass and the signature is what refuses the token.
+    private static void Impersonate(JsonObject payload, string @namespace, string serviceAccount)
+    {
+        if (payload["kubernetes.io"] is JsonObject kubernetes)
+        {
+            kubernetes["namespace"] = @namespace;
+            if (kubernetes["serviceaccount"] is JsonObject account)
+            {
+                account["name"] = serviceAccount;
+            }
+        }
+
+        if (payload.ContainsKey("kubernetes.io/serviceaccount/namespace"))
+        {
+            payload["kubernetes.io/serviceaccount/namespace"] = @namespace;
+            payload["kubernetes.io/serviceaccount/service-account.name"] = serviceAccount;
+        }
+
+        payload["sub"] = $"{KubernetesServiceAccountDefaults.UsernamePrefix}{@namespace}:{serviceAccount}";
     }
 
     private static string Encode(JsonObject json) =>

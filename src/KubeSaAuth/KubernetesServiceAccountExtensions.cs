@@ -5,6 +5,7 @@ using KubeSaAuth;
 using KubeSaAuth.Authorization;
 using KubeSaAuth.Diagnostics;
 using KubeSaAuth.Keys;
+using KubeSaAuth.Tokens;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Authorization;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -66,6 +67,7 @@ public static class KubernetesServiceAccountExtensions
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IConfigureOptions<KubernetesServiceAccountOptions>, KubernetesServiceAccountConfigureOptions>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IPostConfigureOptions<KubernetesServiceAccountOptions>, KubernetesServiceAccountPostConfigureOptions>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<KubernetesServiceAccountOptions>, KubernetesServiceAccountValidateOptions>());
+        AddInCluster(services, authenticationScheme);
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, KeyWarmUpService>());
         services.AddOptions<KubernetesServiceAccountOptions>(authenticationScheme).ValidateOnStart();
         AddPolicyProvider(services);
@@ -93,6 +95,17 @@ public static class KubernetesServiceAccountExtensions
             sp => new KubernetesServiceAccountKeysHealthCheck(sp.GetRequiredService<IOptionsMonitor<KubernetesServiceAccountOptions>>(), sp.GetRequiredService<SchemeRuntimeFactory>(), scheme),
             failureStatus,
             tags));
+    }
+
+    private static void AddInCluster(IServiceCollection services, string authenticationScheme)
+    {
+        // In-cluster backchannel and TokenReview (Keys/InCluster*, Tokens/TokenReview*): inert unless enabled.
+        services.TryAddSingleton<InClusterCredentialsRegistry>();
+        services.TryAddSingleton<TokenReviewMetrics>();
+        services.TryAddSingleton<ITokenReviewerFactory, TokenReviewerFactory>();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IKubernetesBackchannelConfigurer, InClusterBackchannelConfigurer>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, InClusterStartupCheck>());
+        TokenReviewerFactory.AddHttpClient(services, authenticationScheme);
     }
 
     private static void AddPolicyProvider(IServiceCollection services)

@@ -30,6 +30,9 @@ internal sealed class KubernetesServiceAccountHandler(
 {
     private const string BearerPrefix = "Bearer ";
 
+    // The compiler caches the default (non-capturing) event lambdas: every default instance shares them.
+    private static readonly KubernetesServiceAccountEvents DefaultEvents = new();
+
     /// <summary>Set by an authorization requirement that wants the API server's verdict now, not a cached one.</summary>
     internal const string ForceTokenReviewItem = "KubeSaAuth.ForceTokenReview";
 
@@ -44,50 +47,57 @@ internal sealed class KubernetesServiceAccountHandler(
     protected override async Task<AuthenticateResult> HandleAuthenticateAsync()
     {
         var started = Stopwatch.GetTimestamp();
-        var messageReceived = new KubernetesMessageReceivedContext(Context, Scheme, Options);
-        await Events.MessageReceived(messageReceived);
-        if (messageReceived.Result is not null)
+        var events = Events;
+        string? token = null;
+        if (!IsDefault(events, out var defaultTokenValidated))
         {
-            return messageReceived.Result;
+            var messageReceived = new KubernetesMessageReceivedContext(Context, Scheme, Options);
+            await events.MessageReceived(messageReceived);
+            if (messageReceived.Result is not null)
+            {
+                return messageReceived.Result;
+            }
+
+            token = messageReceived.Token;
         }
 
-        var token = messageReceived.Token;
+        // As JwtBearerHandler: an event that leaves Token null or empty lets the header speak.
+        if (string.IsNullOrEmpty(token))
+        {
+            token = null;
+        }
+
+        // The token is located in the header and looked up in the cache as a span: a cache hit copies nothing.
+        var source = token;
+        var tokenStart = 0;
+        var tokenLength = token?.Length ?? 0;
         if (token is null)
         {
-            var headerFailure = ReadBearerToken(out token);
+            var headerFailure = ReadBearerToken(out source, out tokenStart, out tokenLength);
             if (headerFailure is not null)
             {
                 return await FailAsync(headerFailure, started, cacheHit: false);
             }
 
-            if (token is null)
+            if (source is null)
             {
                 Log.NoBearerToken(Logger);
                 return AuthenticateResult.NoResult();
             }
         }
 
+        // Non-null here: either the event's token or the header value.
+        var value = source!;
         var runtime = runtimes.GetOrCreate(Scheme.Name, Options);
-        KubernetesServiceAccount serviceAccount;
-        var cacheHit = false;
+        var cache = runtime.Cache;
+        KubernetesServiceAccount? serviceAccount = null;
+        var cacheHit = cache is not null && runtime.Keys.Current is { } keySet
+            && cache.TryGet(value.AsSpan(tokenStart, tokenLength), keySet.TrustEpoch, out serviceAccount);
         try
         {
-            var cache = runtime.Cache;
-            var keySet = runtime.Keys.Current;
-            TokenHash hash = default;
-            KubernetesServiceAccount? cached = null;
-            if (cache is not null && keySet is not null)
+            if (!cacheHit)
             {
-                hash = ValidationCache.Hash(token);
-                cacheHit = cache.TryGet(hash, keySet.TrustEpoch, out cached);
-            }
-
-            if (cacheHit)
-            {
-                serviceAccount = cached!;
-            }
-            else
-            {
+                token ??= tokenStart == 0 && tokenLength == value.Length ? value : value.Substring(tokenStart, tokenLength);
                 using var activity = KubeSaAuthTelemetry.ActivitySource.StartActivity("KubeSaAuth.ValidateToken");
                 var outcome = await runtime.Validator.ValidateAsync(token, Context.RequestAborted);
                 if (outcome.Failure is not null)
@@ -102,29 +112,32 @@ internal sealed class KubernetesServiceAccountHandler(
                     Log.TokenPastWarnAfter(Logger, serviceAccount.Namespace, serviceAccount.Name, serviceAccount.WarnAfter!.Value);
                 }
 
-                if (cache is not null)
+                // Cached on its second successful validation only (see ValidationCache); never a failure.
+                if (cache is not null && cache.AddValidated(token, serviceAccount, outcome.TrustEpoch))
                 {
-                    if (keySet is null)
-                    {
-                        hash = ValidationCache.Hash(token);
-                    }
-
-                    cache.Add(hash, serviceAccount, outcome.TrustEpoch);
+                    Log.TokenCached(Logger, serviceAccount.Namespace, serviceAccount.Name);
                 }
             }
 
             if (runtime.Reviewer is { } reviewer)
             {
-                var forceFresh = Context.Items.ContainsKey(ForceTokenReviewItem);
-                var reviewFailure = await reviewer.ReviewAsync(token, serviceAccount, forceFresh, Context.RequestAborted);
+                token ??= tokenStart == 0 && tokenLength == value.Length ? value : value.Substring(tokenStart, tokenLength);
+                var forceFresh = Context.Items.ContainsKey(ForceTokenReviewItem) || Authorization.KubernetesLiveTokenReview.IsRequired(Context);
+                var reviewFailure = await reviewer.ReviewAsync(token, serviceAccount!, forceFresh, Context.RequestAborted);
                 if (reviewFailure is not null)
                 {
-                    if (cache is not null)
+                    // The API server's verdict overrides the cached one at once.
+                    if (cache is not null && cache.Remove(token))
                     {
-                        cache.Remove(hash.Equals(default(TokenHash)) ? ValidationCache.Hash(token) : hash);
+                        Log.TokenUncachedByReview(Logger, serviceAccount!.Namespace, serviceAccount.Name);
                     }
 
                     return await FailAsync(reviewFailure, started, cacheHit);
+                }
+
+                if (forceFresh)
+                {
+                    Authorization.KubernetesLiveTokenReview.MarkReviewed(Context, Scheme.Name);
                 }
             }
         }
@@ -139,28 +152,56 @@ internal sealed class KubernetesServiceAccountHandler(
             return await FailAsync(new TokenFailure(KubernetesTokenFailureReason.Malformed, "the token could not be validated"), started, cacheHit);
         }
 
-        if (serviceAccount.IsLegacy)
+        if (serviceAccount!.IsLegacy)
         {
             Log.LegacyTokenAccepted(Logger, serviceAccount.Namespace, serviceAccount.Name);
         }
 
+        // A fresh principal per request, over the immutable (possibly cached) service account.
         var principal = new ClaimsPrincipal(new KubernetesClaimsIdentity(serviceAccount, Scheme.Name));
-        var validated = new KubernetesTokenValidatedContext(Context, Scheme, Options, serviceAccount) { Principal = principal };
-        await Events.TokenValidated(validated);
-        if (validated.Result is not null)
+        AuthenticateResult result;
+        if (defaultTokenValidated)
         {
-            if (!validated.Result.Succeeded)
+            result = AuthenticateResult.Success(new AuthenticationTicket(principal, Scheme.Name));
+        }
+        else
+        {
+            var validated = new KubernetesTokenValidatedContext(Context, Scheme, Options, serviceAccount) { Principal = principal };
+            await events.TokenValidated(validated);
+            if (validated.Result is not null)
             {
-                Record(started, "failure", KubernetesTokenFailureReason.RejectedByEvent.ToString(), serviceAccount.IsLegacy, cacheHit);
+                if (!validated.Result.Succeeded)
+                {
+                    Record(started, "failure", KubernetesTokenFailureReason.RejectedByEvent.ToString(), serviceAccount.IsLegacy, cacheHit);
+                }
+
+                return validated.Result;
             }
 
-            return validated.Result;
+            validated.Success();
+            result = validated.Result!;
         }
 
-        validated.Success();
         Log.TokenValidated(Logger, serviceAccount.Namespace, serviceAccount.Name, serviceAccount.IsLegacy ? KubernetesClaimTypes.LegacyTokenKind : KubernetesClaimTypes.BoundTokenKind, serviceAccount.PodName, serviceAccount.Cluster);
         Record(started, "success", null, serviceAccount.IsLegacy, cacheHit);
-        return validated.Result!;
+        return result;
+    }
+
+    /// <summary>
+    /// Whether the events are the defaults (no handler set): then no MessageReceived or TokenValidated
+    /// context is allocated, since nothing would read it. <paramref name="defaultTokenValidated"/> says the
+    /// same of TokenValidated alone.
+    /// </summary>
+    private static bool IsDefault(KubernetesServiceAccountEvents events, out bool defaultTokenValidated)
+    {
+        if (events.GetType() != typeof(KubernetesServiceAccountEvents))
+        {
+            defaultTokenValidated = false;
+            return false;
+        }
+
+        defaultTokenValidated = ReferenceEquals(events.OnTokenValidated, DefaultEvents.OnTokenValidated);
+        return ReferenceEquals(events.OnMessageReceived, DefaultEvents.OnMessageReceived);
     }
 
     protected override async Task HandleChallengeAsync(AuthenticationProperties properties)
@@ -245,10 +286,14 @@ internal sealed class KubernetesServiceAccountHandler(
         });
     }
 
-    /// <summary>Reads <c>Authorization: Bearer &lt;token&gt;</c>; a non-Bearer scheme is left to other handlers.</summary>
-    private TokenFailure? ReadBearerToken(out string? token)
+    /// <summary>
+    /// Reads <c>Authorization: Bearer &lt;token&gt;</c> as a range of the header value (no copy); a
+    /// non-Bearer scheme is left to other handlers (<paramref name="source"/> stays <see langword="null"/>).
+    /// </summary>
+    private TokenFailure? ReadBearerToken(out string? source, out int start, out int length)
     {
-        token = null;
+        source = null;
+        start = length = 0;
         var headers = Request.Headers.Authorization;
         if (headers.Count == 0)
         {
@@ -277,13 +322,16 @@ internal sealed class KubernetesServiceAccountHandler(
             return null;
         }
 
-        var candidate = value.AsSpan(BearerPrefix.Length).Trim();
+        var rest = value.AsSpan(BearerPrefix.Length);
+        var candidate = rest.Trim();
         if (candidate.ContainsAny(' ', '\t', ','))
         {
             return new TokenFailure(KubernetesTokenFailureReason.InvalidAuthorizationHeader, "the Authorization header must be 'Bearer <token>' with a single token");
         }
 
-        token = candidate.Length == value.Length - BearerPrefix.Length ? value[BearerPrefix.Length..] : candidate.ToString();
+        source = value;
+        start = BearerPrefix.Length + (rest.Length - rest.TrimStart().Length);
+        length = candidate.Length;
         return null;
     }
 
@@ -293,7 +341,8 @@ internal sealed class KubernetesServiceAccountHandler(
         {
             var keyId = KubernetesTokenValidator.Shorten(failure.KeyId);
             var issuer = KubernetesTokenValidator.Shorten(failure.Issuer);
-            Log.TokenRefused(Logger, failure.Reason, failure.Description, keyId, issuer, failure.Namespace, failure.ServiceAccount);
+            var audience = failure.Audiences is null ? null : KubernetesTokenValidator.Shorten(string.Join(",", failure.Audiences.Take(5)), 128);
+            Log.TokenRefused(Logger, failure.Reason, failure.Description, keyId, issuer, audience, failure.Namespace, failure.ServiceAccount);
         }
 
         Record(started, "failure", failure.Reason.ToString(), isLegacy: null, cacheHit);

@@ -173,6 +173,24 @@ public class KubernetesServiceAccountOptions : AuthenticationSchemeOptions
         IsValidated = true;
     }
 
+    /// <summary>Checks that the options can work; the message names the scheme, the option and what to set.</summary>
+    /// <param name="scheme">The authentication scheme these options belong to.</param>
+    public override void Validate(string scheme)
+    {
+        if (IsValidated)
+        {
+            return;
+        }
+
+        var error = GetValidationError();
+        if (error is not null)
+        {
+            throw new InvalidOperationException($"Authentication scheme '{scheme}': {error}");
+        }
+
+        base.Validate(scheme);
+    }
+
     /// <summary>Returns the first configuration error, or <see langword="null"/> when the options can work.</summary>
     internal string? GetValidationError()
     {
@@ -192,6 +210,13 @@ public class KubernetesServiceAccountOptions : AuthenticationSchemeOptions
             {
                 return $"The '{nameof(Audiences)}' option contains an empty audience or one with leading or trailing spaces ('{audience}'); audiences are compared exactly.";
             }
+        }
+
+        // The discovery address is derived from the issuer ({Issuer}/.well-known/...), and a '//' in a path
+        // is a different resource to the API server's router: refuse it here, not at the first request.
+        if (Uri.TryCreate(Issuer, UriKind.Absolute, out var issuerAsUri) && issuerAsUri.AbsolutePath.Contains("//", StringComparison.Ordinal))
+        {
+            return $"The '{nameof(Issuer)}' option ('{Issuer}') has '//' in its path; tokens name the issuer exactly, so use the value of 'issuer' from the cluster's discovery document (kubectl get --raw /.well-known/openid-configuration).";
         }
 
         if (!InCluster && string.IsNullOrWhiteSpace(MetadataAddress) && string.IsNullOrWhiteSpace(JwksUri)

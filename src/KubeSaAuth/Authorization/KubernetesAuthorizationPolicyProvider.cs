@@ -35,7 +35,9 @@ internal sealed class KubernetesAuthorizationPolicyProvider(IOptions<Authorizati
             return cached;
         }
 
-        var requirement = TryParse(policyName);
+        IAuthorizationRequirement? requirement = string.Equals(policyName, KubernetesLiveTokenReview.PolicyName, StringComparison.Ordinal)
+            ? new KubernetesLiveTokenReviewRequirement()
+            : TryParse(policyName);
         AuthorizationPolicy? policy = null;
         if (requirement is not null)
         {

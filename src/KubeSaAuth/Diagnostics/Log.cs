@@ -13,19 +13,20 @@ internal static partial class Log
 {
     [LoggerMessage(EventId = 100, EventName = "TokenValidated", Level = LogLevel.Debug,
         Message = "Authenticated service account {Namespace}/{ServiceAccount} ({Kind} token, pod {Pod}) of cluster {Cluster}.")]
-    public static partial void TokenValidated(ILogger logger, string @namespace, string serviceAccount, string kind, string? pod, string cluster);
+    public static partial void TokenValidated(ILogger logger, string Namespace, string serviceAccount, string kind, string? pod, string cluster);
 
+    // Parameters are "Namespace", not "@namespace": the generator would name the structured field "@namespace".
     [LoggerMessage(EventId = 101, EventName = "TokenRefused", Level = LogLevel.Information,
-        Message = "Refused a service-account token ({Reason}): {Description} [kid {KeyId}, issuer {Issuer}, namespace {Namespace}, service account {ServiceAccount}].")]
-    public static partial void TokenRefused(ILogger logger, KubernetesTokenFailureReason reason, string description, string? keyId, string? issuer, string? @namespace, string? serviceAccount);
+        Message = "Refused a service-account token ({Reason}): {Description} [kid {KeyId}, issuer {Issuer}, audience {Audience}, namespace {Namespace}, service account {ServiceAccount}].")]
+    public static partial void TokenRefused(ILogger logger, KubernetesTokenFailureReason reason, string description, string? keyId, string? issuer, string? audience, string? Namespace, string? serviceAccount);
 
     [LoggerMessage(EventId = 102, EventName = "TokenPastWarnAfter", Level = LogLevel.Warning,
         Message = "Accepted an extended token of {Namespace}/{ServiceAccount} past its warnafter time {WarnAfter:o}: the caller uses a stale token file (EnforceWarnAfter is off).")]
-    public static partial void TokenPastWarnAfter(ILogger logger, string @namespace, string serviceAccount, DateTimeOffset warnAfter);
+    public static partial void TokenPastWarnAfter(ILogger logger, string Namespace, string serviceAccount, DateTimeOffset warnAfter);
 
     [LoggerMessage(EventId = 103, EventName = "LegacyTokenAccepted", Level = LogLevel.Debug,
         Message = "Accepted a legacy secret-based token of {Namespace}/{ServiceAccount} (AcceptLegacyTokens is on).")]
-    public static partial void LegacyTokenAccepted(ILogger logger, string @namespace, string serviceAccount);
+    public static partial void LegacyTokenAccepted(ILogger logger, string Namespace, string serviceAccount);
 
     [LoggerMessage(EventId = 104, EventName = "NoBearerToken", Level = LogLevel.Debug,
         Message = "No bearer token in the request.")]
@@ -74,4 +75,36 @@ internal static partial class Log
     [LoggerMessage(EventId = 207, EventName = "KeysWarmUp", Level = LogLevel.Information,
         Message = "Warm-up of scheme {Scheme}: {Outcome}.")]
     public static partial void KeysWarmUp(ILogger logger, string scheme, string outcome);
+
+    [LoggerMessage(EventId = 500, EventName = "TokenCached", Level = LogLevel.Debug,
+        Message = "Cached the validation of a token of {Namespace}/{ServiceAccount} (second successful validation).")]
+    public static partial void TokenCached(ILogger logger, string Namespace, string serviceAccount);
+
+    [LoggerMessage(EventId = 501, EventName = "TokenUncachedByReview", Level = LogLevel.Information,
+        Message = "TokenReview refused a token of {Namespace}/{ServiceAccount}; its cached validation was dropped.")]
+    public static partial void TokenUncachedByReview(ILogger logger, string Namespace, string serviceAccount);
+
+    [LoggerMessage(EventId = 300, EventName = "InClusterConfigured", Level = LogLevel.Information,
+        Message = "Scheme {Scheme} runs in-cluster: keys from the API server {ApiServer}, trusting only the CA and using the token in {Directory}.")]
+    public static partial void InClusterConfigured(ILogger logger, string scheme, string apiServer, string directory);
+
+    [LoggerMessage(EventId = 301, EventName = "InClusterNoServiceHost", Level = LogLevel.Warning,
+        Message = "Scheme {Scheme} runs in-cluster but {Variable} is not set (not running in a Pod?); using {ApiServer}.")]
+    public static partial void InClusterNoServiceHost(ILogger logger, string scheme, string variable, string apiServer);
+
+    [LoggerMessage(EventId = 310, EventName = "TokenReviewRejected", Level = LogLevel.Information,
+        Message = "The API server's TokenReview refused {Namespace}/{ServiceAccount} (scheme {Scheme}): {Error}.")]
+    public static partial void TokenReviewRejected(ILogger logger, string scheme, string Namespace, string serviceAccount, string error);
+
+    [LoggerMessage(EventId = 311, EventName = "TokenReviewUnavailable", Level = LogLevel.Warning,
+        Message = "TokenReview of scheme {Scheme} at {Address} failed: {Error}. {Consequence}")]
+    public static partial void TokenReviewUnavailable(ILogger logger, string scheme, string address, string error, string consequence);
+
+    [LoggerMessage(EventId = 312, EventName = "TokenReviewAuthenticated", Level = LogLevel.Debug,
+        Message = "The API server's TokenReview authenticated {Namespace}/{ServiceAccount} (scheme {Scheme}, cached: {Cached}).")]
+    public static partial void TokenReviewAuthenticated(ILogger logger, string scheme, string Namespace, string serviceAccount, bool cached);
+
+    [LoggerMessage(EventId = 313, EventName = "LiveTokenReviewUnavailable", Level = LogLevel.Warning,
+        Message = "The '{Policy}' policy needs TokenReview, but no Kubernetes scheme authenticated the caller with TokenReview enabled; access is denied.")]
+    public static partial void LiveTokenReviewUnavailable(ILogger logger, string policy);
 }

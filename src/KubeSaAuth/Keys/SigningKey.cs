@@ -33,6 +33,28 @@ internal sealed class SigningKey
     /// <summary>The key's identity for comparing key sets: kid, alg and public parameters.</summary>
     public string Fingerprint { get; }
 
+    private SignatureProvider? _verifier;
+
+    /// <summary>
+    /// IdentityModel's signature provider for <paramref name="algorithm"/>, created once per key and kept
+    /// for the life of the key set (a key verifies one algorithm: <see cref="Accepts"/> ties RSA to RS256
+    /// and each curve to its ES algorithm). Asymmetric providers are safe for concurrent verification.
+    /// Avoids <c>CryptoProviderFactory.CreateForVerifying</c>'s per-call cache-key string and lookup.
+    /// </summary>
+    public SignatureProvider GetVerifier(string algorithm)
+    {
+        var verifier = Volatile.Read(ref _verifier);
+        if (verifier is not null && string.Equals(verifier.Algorithm, algorithm, StringComparison.Ordinal))
+        {
+            return verifier;
+        }
+
+        // Not cached by the factory: this instance is the cache, and lives as long as the key.
+        var created = Key.CryptoProviderFactory.CreateForVerifying(Key, algorithm, cacheProvider: false);
+        Interlocked.CompareExchange(ref _verifier, created, verifier);
+        return created;
+    }
+
     /// <summary>Whether this key may verify a token signed with <paramref name="algorithm"/> (RFC 7518 §3.1, RFC 7517 §4.4).</summary>
     public bool Accepts(string algorithm)
     {

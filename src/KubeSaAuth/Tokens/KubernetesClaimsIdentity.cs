@@ -12,23 +12,132 @@ namespace KubeSaAuth.Tokens;
 /// claims only on this type, so another handler cannot satisfy a <c>namespace:</c> policy by issuing
 /// claims of the same names.
 /// </summary>
+/// <remarks>
+/// One is made per request from the immutable <see cref="KubernetesServiceAccount"/> (cached or not), so
+/// nothing mutable is shared between requests. Its claims are created on first read: the namespace
+/// policies read <see cref="ServiceAccount"/>, and a request that never enumerates claims never pays for
+/// them. Every member that reads or changes claims materializes them first, so to a caller it behaves as
+/// an identity built with its claims.
+/// </remarks>
 internal sealed class KubernetesClaimsIdentity : CaseSensitiveClaimsIdentity
 {
+    private bool _materialized;
+
     public KubernetesClaimsIdentity(KubernetesServiceAccount serviceAccount, string authenticationType)
-        : base(CreateClaims(serviceAccount), authenticationType, ClaimTypes.Name, ClaimTypes.Role)
+        : base(authenticationType, ClaimTypes.Name, ClaimTypes.Role)
     {
         ServiceAccount = serviceAccount;
     }
 
     private KubernetesClaimsIdentity(KubernetesClaimsIdentity other)
-        : base(other)
+        : base(Materialized(other))
     {
         ServiceAccount = other.ServiceAccount;
+        _materialized = true;
     }
 
     public KubernetesServiceAccount ServiceAccount { get; }
 
+    /// <summary>Whether the claims have been created (tests, diagnostics).</summary>
+    internal bool ClaimsMaterialized => _materialized;
+
+    public override IEnumerable<Claim> Claims
+    {
+        get
+        {
+            EnsureClaims();
+            return base.Claims;
+        }
+    }
+
+    public override string? Name => _materialized ? base.Name : ServiceAccount.Username;
+
     public override ClaimsIdentity Clone() => new KubernetesClaimsIdentity(this);
+
+    public override void AddClaim(Claim claim)
+    {
+        EnsureClaims();
+        base.AddClaim(claim);
+    }
+
+    public override void AddClaims(IEnumerable<Claim?> claims)
+    {
+        EnsureClaims();
+        base.AddClaims(claims);
+    }
+
+    public override void RemoveClaim(Claim? claim)
+    {
+        EnsureClaims();
+        base.RemoveClaim(claim);
+    }
+
+    public override bool TryRemoveClaim(Claim? claim)
+    {
+        EnsureClaims();
+        return base.TryRemoveClaim(claim);
+    }
+
+    public override IEnumerable<Claim> FindAll(Predicate<Claim> match)
+    {
+        EnsureClaims();
+        return base.FindAll(match);
+    }
+
+    public override IEnumerable<Claim> FindAll(string type)
+    {
+        EnsureClaims();
+        return base.FindAll(type);
+    }
+
+    public override Claim? FindFirst(Predicate<Claim> match)
+    {
+        EnsureClaims();
+        return base.FindFirst(match);
+    }
+
+    public override Claim? FindFirst(string type)
+    {
+        EnsureClaims();
+        return base.FindFirst(type);
+    }
+
+    public override bool HasClaim(Predicate<Claim> match)
+    {
+        EnsureClaims();
+        return base.HasClaim(match);
+    }
+
+    public override bool HasClaim(string type, string value)
+    {
+        EnsureClaims();
+        return base.HasClaim(type, value);
+    }
+
+    public override void WriteTo(BinaryWriter writer)
+    {
+        EnsureClaims();
+        base.WriteTo(writer);
+    }
+
+    private static KubernetesClaimsIdentity Materialized(KubernetesClaimsIdentity identity)
+    {
+        identity.EnsureClaims();
+        return identity;
+    }
+
+    private void EnsureClaims()
+    {
+        // ServiceAccount is null only while a base constructor runs (Clone): nothing to add then.
+        if (_materialized || ServiceAccount is null)
+        {
+            return;
+        }
+
+        // Set first: base.AddClaims calls back into overridden members.
+        _materialized = true;
+        base.AddClaims(CreateClaims(ServiceAccount));
+    }
 
     private static List<Claim> CreateClaims(KubernetesServiceAccount sa)
     {

@@ -14,7 +14,8 @@ namespace KubeSaAuth.Tokens;
 
 /// <summary>
 /// The token rules of a Kubernetes service-account token, in the order cheapest first, so that a token
-/// refused for its shape or claims never costs a signature verification or a key fetch.
+/// refused for its shape or claims never costs a key fetch; it costs one signature verification only when
+/// the keys in hand can tell a forged payload (reported as such) from a genuine token that breaks a rule.
 /// </summary>
 /// <remarks>
 /// Header and payload are read with System.Text.Json under strict options (duplicate members refused,
@@ -79,7 +80,11 @@ internal sealed class KubernetesTokenValidator
         var claims = payload.Kubernetes is not null ? CheckBound(payload, now, out failure) : CheckLegacy(payload, now, out failure);
         if (claims is null)
         {
-            return TokenValidationOutcome.Fail(failure! with { KeyId = header.KeyId, Issuer = payload.Issuer });
+            // Claims read from an unverified payload: when a key already in hand says the payload was
+            // forged, that is the reason to report (a tampered 'sub' is a forgery, not a subject mismatch).
+            // Only keys in hand: a token refused for its claims never causes a key fetch.
+            return TokenValidationOutcome.Fail(ForgedUnderKnownKey(token, signingInputLength, header, _keys.Current)
+                ?? failure! with { KeyId = header.KeyId, Issuer = payload.Issuer, Audiences = payload.Audiences });
         }
 
         var keySet = await _keys.GetKeySetAsync(cancellationToken).ConfigureAwait(false);
@@ -101,6 +106,12 @@ internal sealed class KubernetesTokenValidator
 
             if (!string.Equals(payload.Issuer, expectedIssuer, StringComparison.Ordinal))
             {
+                var forged = ForgedUnderKnownKey(token, signingInputLength, header, keySet);
+                if (forged is not null)
+                {
+                    return TokenValidationOutcome.Fail(forged with { Namespace = claims.Namespace, ServiceAccount = claims.Name });
+                }
+
                 return Refuse(KubernetesTokenFailureReason.InvalidIssuer, $"issuer '{Shorten(payload.Issuer)}' is not the configured issuer '{expectedIssuer}'", header, claims);
             }
         }
@@ -118,7 +129,7 @@ internal sealed class KubernetesTokenValidator
             }
         }
 
-        var usable = candidates.Where(k => k.Accepts(header.Algorithm!)).ToArray();
+        var usable = Usable(candidates, header.Algorithm!);
         if (usable.Length == 0)
         {
             return Refuse(KubernetesTokenFailureReason.UnsupportedAlgorithm,
@@ -140,7 +151,60 @@ internal sealed class KubernetesTokenValidator
     }
 
     private static TokenValidationOutcome Refuse(KubernetesTokenFailureReason reason, string description, JwtHeaderDocument header, KubernetesServiceAccount claims) =>
-        TokenValidationOutcome.Fail(new TokenFailure(reason, description, header.KeyId, claims.Issuer, claims.Namespace, claims.Name));
+        TokenValidationOutcome.Fail(new TokenFailure(reason, description, header.KeyId, claims.Issuer, claims.Namespace, claims.Name, claims.Audiences));
+
+    /// <summary>
+    /// The <see cref="KubernetesTokenFailureReason.InvalidSignature"/> failure when <paramref name="keySet"/> (keys
+    /// already in hand) holds a key the token names (or, without a kid, any key for its algorithm) and none of
+    /// them verifies it; otherwise <see langword="null"/>, and the caller reports the rule that failed.
+    /// </summary>
+    private static TokenFailure? ForgedUnderKnownKey(string token, int signingInputLength, JwtHeaderDocument header, KeySet? keySet)
+    {
+        if (keySet is null)
+        {
+            return null;
+        }
+
+        var usable = Usable(SelectKeys(keySet, header), header.Algorithm!);
+        if (usable.Length == 0 || VerifySignature(token, signingInputLength, header.Algorithm!, usable))
+        {
+            return null;
+        }
+
+        return new TokenFailure(KubernetesTokenFailureReason.InvalidSignature,
+            header.KeyId is null ? "the signature does not verify with any of the issuer's keys" : $"the signature does not verify with the key with kid '{Shorten(header.KeyId)}'",
+            header.KeyId);
+    }
+
+    private static SigningKey[] Usable(SigningKey[] candidates, string algorithm)
+    {
+        // Almost always one key (the token's kid) that accepts the algorithm: return the array as is.
+        var count = 0;
+        foreach (var key in candidates)
+        {
+            if (key.Accepts(algorithm))
+            {
+                count++;
+            }
+        }
+
+        if (count == candidates.Length)
+        {
+            return candidates;
+        }
+
+        var usable = new SigningKey[count];
+        count = 0;
+        foreach (var key in candidates)
+        {
+            if (key.Accepts(algorithm))
+            {
+                usable[count++] = key;
+            }
+        }
+
+        return usable;
+    }
 
     private static SigningKey[] SelectKeys(KeySet keySet, JwtHeaderDocument header) =>
         header.KeyId is null ? [.. keySet.Keys] : keySet.FindByKeyId(header.KeyId);
@@ -180,12 +244,6 @@ internal sealed class KubernetesTokenValidator
             return null;
         }
 
-        if (signatureSegment.IsEmpty)
-        {
-            failure = new(KubernetesTokenFailureReason.Malformed, "the token is unsigned (empty signature segment)");
-            return null;
-        }
-
         // RFC 7515 §2: base64url without padding — no '+', '/', '=' or white space.
         if (headerSegment.ContainsAnyExcept(Base64UrlAlphabet) || payloadSegment.ContainsAnyExcept(Base64UrlAlphabet) || signatureSegment.ContainsAnyExcept(Base64UrlAlphabet))
         {
@@ -208,6 +266,13 @@ internal sealed class KubernetesTokenValidator
         if (!AcceptedAlgorithms.Contains(header.Algorithm))
         {
             failure = new(KubernetesTokenFailureReason.UnsupportedAlgorithm, $"algorithm '{Shorten(header.Algorithm)}' is not accepted; service-account tokens are signed with RS256, ES256, ES384 or ES512", header.KeyId);
+            return null;
+        }
+
+        // After the algorithm check, so that an 'alg: none' token is refused for what it is.
+        if (signatureSegment.IsEmpty)
+        {
+            failure = new(KubernetesTokenFailureReason.Malformed, "the token is unsigned (empty signature segment)", header.KeyId);
             return null;
         }
 
@@ -530,18 +595,10 @@ internal sealed class KubernetesTokenValidator
             var inputLength = Encoding.ASCII.GetBytes(token.AsSpan(0, signingInputLength), input);
             foreach (var key in keys)
             {
-                var factory = key.Key.CryptoProviderFactory;
-                var provider = factory.CreateForVerifying(key.Key, algorithm);
-                try
+                // IdentityModel's provider, cached on the key (no per-call factory lookup).
+                if (key.GetVerifier(algorithm).Verify(input, 0, inputLength, signature, 0, signatureLength))
                 {
-                    if (provider.Verify(input, 0, inputLength, signature, 0, signatureLength))
-                    {
-                        return true;
-                    }
-                }
-                finally
-                {
-                    factory.ReleaseSignatureProvider(provider);
+                    return true;
                 }
             }
 

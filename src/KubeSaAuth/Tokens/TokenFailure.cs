@@ -10,7 +10,8 @@ internal sealed record TokenFailure(
     string? KeyId = null,
     string? Issuer = null,
     string? Namespace = null,
-    string? ServiceAccount = null)
+    string? ServiceAccount = null,
+    IReadOnlyList<string>? Audiences = null)
 {
     public KubernetesTokenException ToException() => new(Reason, Description);
 }

@@ -201,16 +201,19 @@ public sealed class KeyRefreshTests(ITestOutputHelper output)
     {
         var time = NewClock();
         var options = new KubernetesServiceAccountOptions();
-        var cache = new Tokens.ValidationCache(options, time);
+        var cache = new KubeSaAuth.Tokens.ValidationCache(options, time);
         var account = new KubernetesServiceAccount { Namespace = "ns", Name = "sa", Issuer = "i", Cluster = "c", ExpiresAt = time.GetUtcNow().AddHours(1) };
-        var hash = Tokens.ValidationCache.Hash("a.b.c");
-        cache.Add(hash, account, trustEpoch: 3);
+        const string token = "a.b.c";
 
-        Assert.True(cache.TryGet(hash, 3, out _));
-        Assert.False(cache.TryGet(hash, 4, out _));
+        // The cache admits a token on its second successful validation.
+        cache.AddValidated(token, account, trustEpoch: 3);
+        Assert.True(cache.AddValidated(token, account, trustEpoch: 3));
+
+        Assert.True(cache.TryGet(token, 3, out _));
+        Assert.False(cache.TryGet(token, 4, out _));
     }
 
-    internal static Tokens.SchemeRuntime Runtime(KeysTestHost host) =>
+    internal static KubeSaAuth.Tokens.SchemeRuntime Runtime(KeysTestHost host) =>
         Microsoft.Extensions.DependencyInjection.ServiceProviderServiceExtensions
             .GetRequiredService<Microsoft.Extensions.Options.IOptionsMonitor<KubernetesServiceAccountOptions>>(host.Services)
             .Get(KubernetesServiceAccountDefaults.AuthenticationScheme).Runtime!;

@@ -1,0 +1,345 @@
+// Copyright (c) KubeSaAuth contributors.
+// Licensed under the MIT License. See LICENSE in the repository root.
+
+using KubeSaAuth.Keys;
+using KubeSaAuth.Tokens;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace KubeSaAuth.Tool;
+
+/// <summary>Where the keys come from and what the service would expect.</summary>
+internal sealed record InspectSettings
+{
+    /// <summary>The issuer the service expects; also where discovery is, unless <see cref="MetadataAddress"/> says otherwise.</summary>
+    public string? Issuer { get; init; }
+
+    /// <summary>The discovery document's address.</summary>
+    public string? MetadataAddress { get; init; }
+
+    /// <summary>A JWKS file's contents (instead of fetching).</summary>
+    public string? JwksJson { get; init; }
+
+    /// <summary>A JWKS address (instead of the discovery document's <c>jwks_uri</c>).</summary>
+    public string? JwksUri { get; init; }
+
+    /// <summary>The audiences the service accepts; empty: not checked.</summary>
+    public IReadOnlyList<string> Audiences { get; init; } = [];
+
+    /// <summary>The time to judge the token at; default now.</summary>
+    public DateTimeOffset? Now { get; init; }
+
+    /// <summary>Whether the service accepts legacy tokens.</summary>
+    public bool AcceptLegacyTokens { get; init; }
+
+    /// <summary>Whether plain-HTTP discovery and JWKS are allowed.</summary>
+    public bool AllowHttp { get; init; }
+
+    /// <summary>The backchannel to fetch with; default a new client.</summary>
+    public HttpMessageHandler? Handler { get; init; }
+}
+
+/// <summary>How one rule judged the token.</summary>
+internal enum RuleStatus
+{
+    Pass,
+    Fail,
+    Skipped,
+    NotChecked,
+}
+
+/// <summary>One rule's verdict.</summary>
+internal sealed record RuleResult(string Rule, RuleStatus Status, string Detail, KubernetesTokenFailureReason? Reason = null);
+
+/// <summary>What <c>kubesa inspect</c> found.</summary>
+internal sealed record InspectReport(
+    JwtHeaderDocument? Header,
+    JwtPayloadDocument? Payload,
+    IReadOnlyList<RuleResult> Rules,
+    TokenFailure? Verdict,
+    string KeySource,
+    string? KeyError,
+    IReadOnlyList<string> KeyIds,
+    DateTimeOffset Now)
+{
+    /// <summary>What was assumed to judge the rules after a refusal (which configuration or time would lift it).</summary>
+    public IReadOnlyList<string> Notes { get; init; } = [];
+
+    public bool Accepted => Verdict is null;
+}
+
+/// <summary>
+/// Judges a token with the library's own <see cref="KubernetesTokenValidator"/>, rule by rule: the
+/// validator stops at the first refusal, so each refusal that a different service configuration or
+/// time would lift (audience, issuer, legacy tokens, the clock) is noted and lifted, and the token is
+/// judged again, until it passes or a refusal that nothing lifts (shape, key, signature) ends it.
+/// The rules themselves are never re-implemented here.
+/// </summary>
+internal static class TokenInspector
+{
+    private const string Shape = "size and shape";
+    private const string Algorithm = "algorithm and header";
+    private const string Kind = "token kind";
+    private const string Claims = "required claims";
+    private const string Subject = "subject";
+    private const string Audience = "audience";
+    private const string Lifetime = "lifetime";
+    private const string Keys = "signing keys";
+    private const string IssuerRule = "issuer";
+    private const string KeyId = "key id";
+    private const string Signature = "signature";
+
+    // The order the validator applies them (KubernetesTokenValidator.ValidateAsync): a rule after the one
+    // that ended the run was not checked.
+    private static readonly string[] BoundOrder = [Shape, Algorithm, Kind, Claims, Subject, Audience, Lifetime, Keys, IssuerRule, KeyId, Signature];
+    private static readonly string[] LegacyOrder = [Shape, Algorithm, Kind, Claims, IssuerRule, Subject, Lifetime, Audience, Keys, KeyId, Signature];
+
+    private static readonly string[] ClaimRules = [Kind, Claims, Subject, Audience, Lifetime, IssuerRule];
+
+    private const string InspectJwksAddress = "https://kubesa-inspect.invalid/openid/v1/jwks";
+
+    public static async Task<InspectReport> InspectAsync(string token, InspectSettings settings, CancellationToken cancellationToken)
+    {
+        var judgedAt = settings.Now ?? DateTimeOffset.UtcNow;
+        var now = judgedAt;
+        var notes = new List<string>();
+        var options = new KubernetesServiceAccountOptions
+        {
+            Issuer = settings.Issuer,
+            AcceptLegacyTokens = settings.AcceptLegacyTokens,
+            RequireHttpsMetadata = !settings.AllowHttp,
+            MaxKeyFetchWait = TimeSpan.FromSeconds(15),
+        };
+        foreach (var audience in settings.Audiences)
+        {
+            options.Audiences.Add(audience);
+        }
+
+        string keySource;
+        HttpMessageHandler handler;
+        if (settings.JwksJson is not null)
+        {
+            options.JwksUri = InspectJwksAddress;
+            handler = new FileJwksHandler(settings.JwksJson);
+            keySource = "JWKS file";
+        }
+        else
+        {
+            options.JwksUri = settings.JwksUri;
+            options.MetadataAddress = settings.MetadataAddress
+                ?? (settings.JwksUri is null && Uri.TryCreate(settings.Issuer, UriKind.Absolute, out _) ? settings.Issuer!.TrimEnd('/') + KubernetesServiceAccountDefaults.DiscoveryPath : null);
+            handler = settings.Handler ?? new SocketsHttpHandler();
+            keySource = options.JwksUri ?? options.MetadataAddress ?? "(none)";
+        }
+
+        using var client = new HttpClient(handler, disposeHandler: settings.Handler is null) { Timeout = options.BackchannelTimeout };
+        using var keys = new SigningKeySource("inspect", new KeySetRetriever(options.MetadataAddress, options.JwksUri, options.RequireHttpsMetadata), () => client, options, TimeProvider.System, NullLogger.Instance, telemetry: null);
+
+        // Parse once to read what the relaxations need (iss, aud, times); the rules stay the validator's.
+        var probe = new KubernetesTokenValidator(options, "inspect", keys, new FixedTimeProvider(now));
+        var parsed = probe.Parse(token, out var parseFailure);
+        if (parsed is null)
+        {
+            return Report(null, null, [parseFailure!], parseFailure, true, settings, keySource, null, [], now);
+        }
+
+        var (header, payload, _) = parsed.Value;
+        var skipIssuer = string.IsNullOrWhiteSpace(settings.Issuer);
+        if (skipIssuer)
+        {
+            options.Issuer = payload.Issuer;
+        }
+
+        var skipAudience = settings.Audiences.Count == 0;
+        if (skipAudience)
+        {
+            foreach (var audience in payload.Audiences ?? [])
+            {
+                options.Audiences.Add(audience);
+            }
+        }
+
+        string? keyError = null;
+        if (options.MetadataAddress is not null || options.JwksUri is not null)
+        {
+            try
+            {
+                await keys.FetchNowAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (ObjectDisposedException)
+            {
+            }
+
+            keyError = keys.GetStatus().LastError;
+        }
+        else
+        {
+            keyError = "no key source: pass --issuer URL, --metadata URL or --jwks FILE|URL";
+        }
+
+        var keyIds = keys.Current?.Keys.Select(k => k.KeyId ?? "(no kid)").ToArray() ?? [];
+
+        var failures = new List<TokenFailure>();
+        TokenFailure? terminal = null;
+        for (var attempt = 0; attempt < 12; attempt++)
+        {
+            var validator = new KubernetesTokenValidator(options, "inspect", keys, new FixedTimeProvider(now));
+            var outcome = await validator.ValidateAsync(token, cancellationToken).ConfigureAwait(false);
+            if (outcome.Failure is null)
+            {
+                break;
+            }
+
+            failures.Add(outcome.Failure);
+            var note = Lift(outcome.Failure.Reason, options, payload, ref now);
+            if (note is not null)
+            {
+                notes.Add(note);
+            }
+            else
+            {
+                terminal = outcome.Failure;
+                break;
+            }
+        }
+
+        var report = Report(header, payload, failures, terminal, terminal is not null, settings, keySource, keyError, keyIds, judgedAt);
+        return report with { Rules = Annotate(report.Rules, header, payload, skipIssuer, skipAudience, keyIds), Notes = notes };
+    }
+
+    /// <summary>Lifts a refusal that another configuration or time would not make, saying what was assumed; <see langword="null"/> when nothing can.</summary>
+    private static string? Lift(KubernetesTokenFailureReason reason, KubernetesServiceAccountOptions options, JwtPayloadDocument payload, ref DateTimeOffset now)
+    {
+        switch (reason)
+        {
+            case KubernetesTokenFailureReason.LegacyTokenRefused when !options.AcceptLegacyTokens:
+                options.AcceptLegacyTokens = true;
+                return "the rules after 'token kind' were judged as if AcceptLegacyTokens were set (--accept-legacy)";
+            case KubernetesTokenFailureReason.InvalidAudience when payload.Audiences is { Length: > 0 } && !payload.Audiences.All(options.Audiences.Contains):
+                foreach (var audience in payload.Audiences)
+                {
+                    options.Audiences.Add(audience);
+                }
+
+                return $"the rules after 'audience' were judged as if the service accepted [{string.Join(", ", payload.Audiences)}]";
+            case KubernetesTokenFailureReason.InvalidIssuer when payload.Issuer is not null && payload.Kubernetes is not null && !string.Equals(options.Issuer, payload.Issuer, StringComparison.Ordinal):
+                options.Issuer = payload.Issuer;
+                return $"the rules after 'issuer' were judged as if the service expected '{payload.Issuer}'";
+            case KubernetesTokenFailureReason.Expired or KubernetesTokenFailureReason.NotYetValid:
+                var within = payload.NotBefore is null && payload.IssuedAt is null
+                    ? payload.ExpiresAt - 1
+                    : Math.Max(payload.NotBefore ?? long.MinValue, payload.IssuedAt ?? long.MinValue);
+                if (within is not { } seconds || seconds is < 0 or > 253402300799)
+                {
+                    return null;
+                }
+
+                var moved = DateTimeOffset.FromUnixTimeSeconds(seconds);
+                if (moved == now)
+                {
+                    return null;
+                }
+
+                now = moved;
+                return $"the rules after 'lifetime' were judged at {moved:u}, within the token's lifetime";
+            default:
+                return null;
+        }
+    }
+
+    private static InspectReport Report(JwtHeaderDocument? header, JwtPayloadDocument? payload, List<TokenFailure> failures, TokenFailure? terminal, bool terminalIsFinal,
+        InspectSettings settings, string keySource, string? keyError, IReadOnlyList<string> keyIds, DateTimeOffset now)
+    {
+        var order = payload is { Kubernetes: null } ? LegacyOrder : BoundOrder;
+        var rules = new List<RuleResult>();
+        var terminalIndex = terminal is null || !terminalIsFinal ? int.MaxValue : Array.IndexOf(order, RuleOf(terminal.Reason));
+        for (var i = 0; i < order.Length; i++)
+        {
+            var rule = order[i];
+            var failed = failures.Where(f => RuleOf(f.Reason) == rule).ToList();
+            if (failed.Count > 0)
+            {
+                rules.Add(new RuleResult(rule, RuleStatus.Fail, string.Join("; ", failed.Select(f => f.Description)), failed[0].Reason));
+            }
+            else if (i > terminalIndex)
+            {
+                rules.Add(new RuleResult(rule, RuleStatus.NotChecked, "not checked: an earlier rule refused the token"));
+            }
+            else if (terminal?.Reason == KubernetesTokenFailureReason.InvalidSignature && ClaimRules.Contains(rule))
+            {
+                // The validator reports a forgery ahead of the claim rules it broke (a tampered 'sub' is a
+                // forgery, not a subject mismatch): the claims of a forged payload are not the issuer's.
+                rules.Add(new RuleResult(rule, RuleStatus.NotChecked, "moot: the signature does not verify, so these claims are not the issuer's"));
+            }
+            else
+            {
+                rules.Add(new RuleResult(rule, RuleStatus.Pass, string.Empty));
+            }
+        }
+
+        return new InspectReport(header, payload, rules, failures.Count > 0 ? failures[0] : null, keySource, keyError, keyIds, now);
+    }
+
+    private static IReadOnlyList<RuleResult> Annotate(IReadOnlyList<RuleResult> rules, JwtHeaderDocument header, JwtPayloadDocument payload, bool skipIssuer, bool skipAudience, IReadOnlyList<string> keyIds)
+    {
+        var legacy = payload.Kubernetes is null;
+        return [.. rules.Select(r => r.Status switch
+        {
+            RuleStatus.Pass when r.Rule == IssuerRule && skipIssuer && !legacy => r with { Status = RuleStatus.Skipped, Detail = $"iss '{payload.Issuer}' taken as is; pass --issuer to check it" },
+            RuleStatus.Pass when r.Rule == Audience && legacy => r with { Status = RuleStatus.Skipped, Detail = "legacy tokens name no audience" },
+            RuleStatus.Pass when r.Rule == Audience && skipAudience => r with { Status = RuleStatus.Skipped, Detail = $"aud [{string.Join(", ", payload.Audiences ?? [])}] taken as is; pass --audience to check it" },
+            RuleStatus.Pass => r with { Detail = PassDetail(r.Rule, header, payload, keyIds) },
+            _ => r,
+        })];
+    }
+
+    private static string PassDetail(string rule, JwtHeaderDocument header, JwtPayloadDocument payload, IReadOnlyList<string> keyIds) => rule switch
+    {
+        Shape => "three base64url segments of JSON",
+        Algorithm => $"alg {header.Algorithm}",
+        Kind => payload.Kubernetes is null ? "legacy (secret-based) token, accepted because legacy tokens are allowed" : "bound (projected) token",
+        Claims => "namespace, service account name and uid present",
+        Subject => $"sub '{payload.Subject}'",
+        Audience => $"aud [{string.Join(", ", payload.Audiences ?? [])}]",
+        Lifetime => payload.ExpiresAt is { } exp ? $"exp {DateTimeOffset.FromUnixTimeSeconds(exp):u}" : "no exp (legacy token)",
+        Keys => $"{keyIds.Count} key(s)",
+        IssuerRule => $"iss '{payload.Issuer}'",
+        KeyId => header.KeyId is null ? "no kid: every key is tried" : $"kid '{header.KeyId}' is published",
+        Signature => "verifies",
+        _ => string.Empty,
+    };
+
+    private static string RuleOf(KubernetesTokenFailureReason reason) => reason switch
+    {
+        KubernetesTokenFailureReason.Malformed or KubernetesTokenFailureReason.TooLarge or KubernetesTokenFailureReason.InvalidAuthorizationHeader => Shape,
+        KubernetesTokenFailureReason.UnsupportedAlgorithm or KubernetesTokenFailureReason.UnsupportedHeader => Algorithm,
+        KubernetesTokenFailureReason.NotServiceAccountToken or KubernetesTokenFailureReason.LegacyTokenRefused => Kind,
+        KubernetesTokenFailureReason.MissingClaim or KubernetesTokenFailureReason.MissingExpiration => Claims,
+        KubernetesTokenFailureReason.InvalidSubject => Subject,
+        KubernetesTokenFailureReason.InvalidAudience => Audience,
+        KubernetesTokenFailureReason.Expired or KubernetesTokenFailureReason.NotYetValid => Lifetime,
+        KubernetesTokenFailureReason.KeysUnavailable => Keys,
+        KubernetesTokenFailureReason.InvalidIssuer => IssuerRule,
+        KubernetesTokenFailureReason.UnknownKey => KeyId,
+        _ => Signature,
+    };
+
+    /// <summary>A clock stopped at one instant: the validator reads only <see cref="GetUtcNow"/>.</summary>
+    private sealed class FixedTimeProvider(DateTimeOffset now) : TimeProvider
+    {
+        public override DateTimeOffset GetUtcNow() => now;
+    }
+
+    /// <summary>Serves a JWKS file's contents as the JWKS endpoint would.</summary>
+    private sealed class FileJwksHandler(string json) : HttpMessageHandler
+    {
+        protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+        {
+            var response = new HttpResponseMessage(System.Net.HttpStatusCode.OK)
+            {
+                RequestMessage = request,
+                Content = new StringContent(json, System.Text.Encoding.UTF8, KeySetRetriever.JwksMediaType),
+            };
+            return Task.FromResult(response);
+        }
+    }
+}

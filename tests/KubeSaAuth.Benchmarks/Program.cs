@@ -1,0 +1,63 @@
+// Copyright (c) KubeSaAuth contributors.
+// Licensed under the MIT License. See LICENSE in the repository root.
+
+using System.Globalization;
+using BenchmarkDotNet.Configs;
+using BenchmarkDotNet.Diagnosers;
+using BenchmarkDotNet.Jobs;
+using BenchmarkDotNet.Running;
+using BenchmarkDotNet.Toolchains.InProcess.Emit;
+using KubeSaAuth.Benchmarks;
+using Perfolizer.Horology;
+
+// Usage (from the repository root):
+//   dotnet run -c Release --project tests/KubeSaAuth.Benchmarks                 full run (BenchmarkDotNet defaults, in process)
+//   dotnet run -c Release --project tests/KubeSaAuth.Benchmarks -- --quick      every benchmark, short: under a minute
+//   dotnet run -c Release --project tests/KubeSaAuth.Benchmarks -- --flood 20000  memory under N unique valid tokens
+//   dotnet run -c Release --project tests/KubeSaAuth.Benchmarks -- --paired 61   JwtBearer and KubeSaAuth in alternating batches (robust ratios on a shared machine)
+//   dotnet run -c Release --project tests/KubeSaAuth.Benchmarks -- --profile-miss  where a first-seen token's time goes, layer by layer
+//   dotnet run -c Release --project tests/KubeSaAuth.Benchmarks -- --alloc      bytes allocated per cached request by the handler
+var arguments = args.ToList();
+var floodAt = arguments.IndexOf("--flood");
+if (floodAt >= 0)
+{
+    var count = floodAt + 1 < arguments.Count ? int.Parse(arguments[floodAt + 1], CultureInfo.InvariantCulture) : 20_000;
+    await FloodMeasurement.RunAsync(count);
+    return;
+}
+
+var pairedAt = arguments.IndexOf("--paired");
+if (pairedAt >= 0)
+{
+    var rounds = pairedAt + 1 < arguments.Count && int.TryParse(arguments[pairedAt + 1], CultureInfo.InvariantCulture, out var n) ? n : 61;
+    await PairedMeasurement.RunAsync(rounds);
+    await AllocationMeasurement.RunAsync();
+    return;
+}
+
+if (arguments.Contains("--profile-miss"))
+{
+    await MissPathProfile.RunAsync();
+    return;
+}
+
+if (arguments.Contains("--alloc"))
+{
+    await AllocationMeasurement.RunAsync();
+    return;
+}
+
+var quick = arguments.Remove("--quick");
+var job = quick
+    ? Job.Default.WithLaunchCount(1).WithWarmupCount(1).WithIterationCount(3).WithIterationTime(TimeInterval.FromMilliseconds(120))
+    : Job.Default.WithWarmupCount(4).WithIterationCount(15).WithMaxRelativeError(0.05);
+var config = ManualConfig.Create(DefaultConfig.Instance)
+    .AddJob(job.WithToolchain(InProcessEmitToolchain.Instance).WithId(quick ? "Quick" : "Full"))
+    .AddDiagnoser(MemoryDiagnoser.Default)
+    .WithOptions(ConfigOptions.DisableOptimizationsValidator);
+if (!quick)
+{
+    await AllocationMeasurement.RunAsync();
+}
+
+BenchmarkRunner.Run<AuthenticationBenchmarks>(config, [.. arguments]);

@@ -1,0 +1,207 @@
+// Copyright (c) KubeSaAuth contributors.
+// Licensed under the MIT License. See LICENSE in the repository root.
+
+using KubeSaAuth.Testing;
+using KubeSaAuth.Tool;
+
+namespace KubeSaAuth.Tests.Tool;
+
+/// <summary><c>kubesa inspect</c> on the shared vectors: the verdict and the rule that decides it.</summary>
+public sealed class InspectCommandTests : IDisposable
+{
+    // Inside the lifetime of the derived vectors (iat 1700000000, exp 1700003600, warnafter 1700003607).
+    private const string DuringLifetime = "1700000100";
+    private const string ClusterIssuer = "https://kubernetes.default.svc.cluster.local";
+
+    private readonly string _jwksFile = Path.Combine(Path.GetTempPath(), $"kubesa-jwks-{Guid.NewGuid():N}.json");
+
+    public InspectCommandTests()
+    {
+        if (ToolVectors.Path is not null)
+        {
+            File.WriteAllText(_jwksFile, ToolVectors.Jwks);
+        }
+    }
+
+    public void Dispose() => File.Delete(_jwksFile);
+
+    public static TheoryData<string, string> AcceptedVectors => new()
+    {
+        { "bound_node_rs256", "vault" },
+        { "bound_secret_rs256_multi_aud", "vault" },
+        { "bound_sa_only_rs256", ClusterIssuer },
+        { "bound_pod_rs256_extended", ClusterIssuer },
+        { "bound_pod_es256", ClusterIssuer },
+    };
+
+    [ToolVectorsTheory]
+    [MemberData(nameof(AcceptedVectors))]
+    public async Task Accepts_a_valid_vector_at_a_time_within_its_lifetime(string vector, string audience)
+    {
+        var (exit, output) = await RunAsync("inspect", ToolVectors.Token(vector), "--jwks", _jwksFile, "--issuer", ClusterIssuer, "--audience", audience, "--now", DuringLifetime);
+
+        Assert.Equal(InspectCommand.Accepted, exit);
+        Assert.Contains("Verdict: ACCEPTED", output, StringComparison.Ordinal);
+        Assert.DoesNotContain("[FAIL]", output, StringComparison.Ordinal);
+        Assert.Contains("[pass] signature", output, StringComparison.Ordinal);
+    }
+
+    public static TheoryData<string, string[], KubernetesTokenFailureReason, string> RefusedVectors => new()
+    {
+        { "bound_node_rs256", [], KubernetesTokenFailureReason.Expired, "lifetime" },
+        { "bound_node_rs256", ["--now", DuringLifetime, "--audience", "my-api"], KubernetesTokenFailureReason.InvalidAudience, "audience" },
+        { "bound_node_rs256", ["--now", DuringLifetime, "--issuer", "https://oidc.example.com"], KubernetesTokenFailureReason.InvalidIssuer, "issuer" },
+        { "bound_pod_rs256_extended", ["--now", "1700010000"], KubernetesTokenFailureReason.Expired, "lifetime" },
+        { "legacy_rs256", [], KubernetesTokenFailureReason.LegacyTokenRefused, "token kind" },
+        { "neg_tampered_payload", ["--now", DuringLifetime], KubernetesTokenFailureReason.InvalidSignature, "signature" },
+        { "neg_unknown_kid", ["--now", DuringLifetime], KubernetesTokenFailureReason.UnknownKey, "key id" },
+        { "neg_alg_none", [], KubernetesTokenFailureReason.UnsupportedAlgorithm, "algorithm and header" },
+        { "neg_hs256_confusion", [], KubernetesTokenFailureReason.UnsupportedAlgorithm, "algorithm and header" },
+    };
+
+    [ToolVectorsTheory]
+    [MemberData(nameof(RefusedVectors))]
+    public async Task Refuses_a_vector_and_names_the_rule_and_reason(string vector, string[] extra, KubernetesTokenFailureReason reason, string rule)
+    {
+        var (exit, output) = await RunAsync(["inspect", ToolVectors.Token(vector), "--jwks", _jwksFile, .. extra]);
+
+        Assert.Equal(InspectCommand.Refused, exit);
+        Assert.Contains($"Verdict: REFUSED ({reason})", output, StringComparison.Ordinal);
+        Assert.Contains($"[FAIL] {rule,-21} {reason}:", output, StringComparison.Ordinal);
+    }
+
+    [ToolVectorsFact]
+    public async Task Explains_the_rules_after_an_expiry_as_judged_within_the_lifetime()
+    {
+        var (_, output) = await RunAsync("inspect", ToolVectors.Token("bound_node_rs256"), "--jwks", _jwksFile, "--audience", "vault");
+
+        Assert.Contains("[FAIL] lifetime", output, StringComparison.Ordinal);
+        Assert.Contains("[pass] signature", output, StringComparison.Ordinal);
+        Assert.Contains("note: the rules after 'lifetime' were judged at 2023-11-14 22:13:20Z", output, StringComparison.Ordinal);
+    }
+
+    [ToolVectorsFact]
+    public async Task Marks_the_claims_of_a_forged_payload_as_moot()
+    {
+        var (_, output) = await RunAsync("inspect", ToolVectors.Token("neg_tampered_payload"), "--jwks", _jwksFile, "--now", DuringLifetime);
+
+        Assert.Contains("[FAIL] signature", output, StringComparison.Ordinal);
+        Assert.Contains("[----] subject               moot: the signature does not verify", output, StringComparison.Ordinal);
+        Assert.Contains("[pass] key id", output, StringComparison.Ordinal);
+    }
+
+    [ToolVectorsFact]
+    public async Task Accepts_a_legacy_vector_when_legacy_tokens_are_allowed()
+    {
+        var (exit, output) = await RunAsync("inspect", ToolVectors.Token("legacy_rs256"), "--jwks", _jwksFile, "--accept-legacy");
+
+        Assert.Equal(InspectCommand.Accepted, exit);
+        Assert.Contains("legacy (secret-based)", output, StringComparison.Ordinal);
+        Assert.Contains("[skip] audience", output, StringComparison.Ordinal);
+    }
+
+    [ToolVectorsFact]
+    public async Task Marks_the_rules_after_an_unliftable_refusal_as_not_checked()
+    {
+        var (_, output) = await RunAsync("inspect", ToolVectors.Token("neg_hs256_confusion"), "--jwks", _jwksFile);
+
+        Assert.Contains("[----] signature", output, StringComparison.Ordinal);
+        Assert.Contains("[pass] size and shape", output, StringComparison.Ordinal);
+    }
+
+    [ToolVectorsFact]
+    public async Task Decodes_the_caller_without_printing_the_token()
+    {
+        var token = ToolVectors.Token("bound_pod_rs256_extended");
+
+        var (_, output) = await RunAsync("inspect", token, "--jwks", _jwksFile, "--now", DuringLifetime);
+
+        Assert.Contains("coredns-69cbfb9798-jv9gn", output, StringComparison.Ordinal);
+        Assert.Contains("kube-system", output, StringComparison.Ordinal);
+        Assert.DoesNotContain(token.Split('.')[2], output, StringComparison.Ordinal);
+    }
+
+    [ToolVectorsFact]
+    public async Task Reads_the_token_from_a_file_and_from_standard_input()
+    {
+        var tokenFile = Path.Combine(Path.GetTempPath(), $"kubesa-token-{Guid.NewGuid():N}");
+        await File.WriteAllTextAsync(tokenFile, ToolVectors.Token("bound_node_rs256") + "\n");
+        try
+        {
+            var (fromFile, _) = await RunAsync("inspect", "@" + tokenFile, "--jwks", _jwksFile, "--now", DuringLifetime);
+            var (fromStdin, _) = await RunAsync(["inspect", "-", "--jwks", _jwksFile, "--now", DuringLifetime], input: "Bearer " + ToolVectors.Token("bound_node_rs256"));
+
+            Assert.Equal(InspectCommand.Accepted, fromFile);
+            Assert.Equal(InspectCommand.Accepted, fromStdin);
+        }
+        finally
+        {
+            File.Delete(tokenFile);
+        }
+    }
+
+    [Fact]
+    public async Task Fetches_discovery_and_keys_from_an_issuer_url()
+    {
+        await using var issuer = await KubernetesTestIssuer.StartAsync();
+        var token = issuer.CreateToken("team-a", "worker").WithAudience("my-api").Build();
+
+        var (exit, output) = await RunAsync("inspect", token, "--issuer", issuer.Issuer, "--metadata", issuer.MetadataAddress, "--allow-http", "--audience", "my-api");
+
+        Assert.Equal(InspectCommand.Accepted, exit);
+        Assert.Contains(issuer.ActiveKey.KeyId, output, StringComparison.Ordinal);
+        Assert.Equal(1, issuer.JwksRequests);
+    }
+
+    [Fact]
+    public async Task Reports_keys_unavailable_with_the_fetch_error_when_the_issuer_is_down()
+    {
+        await using var issuer = await KubernetesTestIssuer.StartAsync();
+        issuer.Fault = IssuerFault.ServiceUnavailable;
+        var token = issuer.CreateToken("team-a", "worker").Build();
+
+        var (exit, output) = await RunAsync("inspect", token, "--issuer", issuer.Issuer, "--metadata", issuer.MetadataAddress, "--allow-http");
+
+        Assert.Equal(InspectCommand.Refused, exit);
+        Assert.Contains("Verdict: REFUSED (KeysUnavailable)", output, StringComparison.Ordinal);
+        Assert.Contains("key error", output, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("")]
+    [InlineData("inspect")]
+    [InlineData("inspect a.b.c --bogus")]
+    [InlineData("inspect a.b.c --now yesterday")]
+    [InlineData("inspect a.b.c --audience")]
+    [InlineData("frobnicate")]
+    [InlineData("inspect @/nonexistent/token")]
+    public async Task Answers_bad_usage_with_exit_code_2(string commandLine)
+    {
+        var (exit, _) = await RunAsync(commandLine.Split(' ', StringSplitOptions.RemoveEmptyEntries));
+
+        Assert.Equal(InspectCommand.UsageError, exit);
+    }
+
+    [Theory]
+    [InlineData("not-a-token")]
+    [InlineData("a.b.c.d.e")]
+    [InlineData("eyJhbGciOiJSUzI1NiJ9.e30.c2ln")]
+    [InlineData("....")]
+    public async Task Refuses_hostile_input_without_crashing(string token)
+    {
+        var (exit, output) = await RunAsync("inspect", token, "--jwks", "/dev/null");
+
+        Assert.Equal(InspectCommand.Refused, exit);
+        Assert.Contains("Verdict: REFUSED", output, StringComparison.Ordinal);
+    }
+
+    private static Task<(int Exit, string Output)> RunAsync(params string[] args) => RunAsync(args, input: string.Empty);
+
+    private static async Task<(int Exit, string Output)> RunAsync(string[] args, string input)
+    {
+        using var output = new StringWriter();
+        using var error = new StringWriter();
+        var exit = await InspectCommand.RunAsync(args, new StringReader(input), output, error, CancellationToken.None);
+        return (exit, output.ToString() + error.ToString());
+    }
+}
