@@ -258,9 +258,9 @@ internal sealed class SigningKeySource : IDisposable
             _telemetry?.KeyFetches.Add(1, new KeyValuePair<string, object?>("result", "success"), new KeyValuePair<string, object?>("scheme", _scheme));
             activity?.SetStatus(ActivityStatusCode.Ok);
         }
-        catch (OperationCanceledException) when (_shutdown.IsCancellationRequested)
+        catch (Exception ex) when (ex is OperationCanceledException or ObjectDisposedException && Volatile.Read(ref _disposed))
         {
-            // Shutting down.
+            // Shutting down: the fetch was cancelled (or its token source disposed); not a failure to report.
         }
         catch (Exception ex)
         {

@@ -53,6 +53,8 @@ public sealed class WarnAfterTests
         await using var host = await KeysTestHost.StartAsync(time, api.Configure);
         var token = api.Issuer.CreateToken().Extended(time.GetUtcNow() + TimeSpan.FromMinutes(1)).Build();
         Assert.Equal(HttpStatusCode.OK, (await host.SendAsync(token)).Status);
+        Assert.Equal(HttpStatusCode.OK, (await host.SendAsync(token)).Status);
+        Assert.Equal(1, KeyRefreshTests.Runtime(host).Cache!.Count);
 
         time.Advance(TimeSpan.FromMinutes(1) + Skew + TimeSpan.FromSeconds(1));
         var outcome = await host.SendAsync(token);

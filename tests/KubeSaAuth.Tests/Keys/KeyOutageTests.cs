@@ -3,6 +3,9 @@
 
 using System.Net;
 using KubeSaAuth.Testing;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Testing;
 using Microsoft.Extensions.Time.Testing;
 using Xunit.Abstractions;
 
@@ -303,5 +306,25 @@ public sealed class KeyOutageTests(ITestOutputHelper output)
 
         Assert.Equal(1, api.DiscoveryRequests);
         Assert.Equal(1, host.Keys.GetStatus().ConsecutiveFailures);
+    }
+
+    [Fact]
+    public async Task Shutting_down_during_a_hanging_fetch_is_not_reported_as_a_fetch_failure()
+    {
+        var time = KeyRefreshTests.NewClock();
+        using var api = new FakeApiServer(time) { Mode = ApiServerMode.Hang };
+        var host = await KeysTestHost.StartAsync(time, api.Configure, services: s => s.AddLogging(b => b.AddFakeLogging()));
+        var logs = host.Services.GetFakeLogCollector();
+        var pending = host.SendAsync(api.Issuer.CreateToken().Build());
+        await api.HangReached;
+        time.Advance(Defaults.MaxKeyFetchWait);
+        await pending;
+        var fetch = host.Keys.InflightFetch;
+
+        await host.DisposeAsync();
+        await fetch;
+
+        Assert.DoesNotContain(logs.GetSnapshot(), r => r.Id.Name == "KeyFetchFailed");
+        api.ReleaseHanging();
     }
 }
