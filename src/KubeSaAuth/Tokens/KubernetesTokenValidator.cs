@@ -18,8 +18,8 @@ namespace KubeSaAuth.Tokens;
 /// the keys in hand can tell a forged payload (reported as such) from a genuine token that breaks a rule.
 /// </summary>
 /// <remarks>
-/// Header and payload are read with System.Text.Json under strict options (duplicate members refused,
-/// integers only, bounded depth) rather than IdentityModel's <c>JsonWebToken</c>, which keeps the last of
+/// Header and payload are read by <see cref="JwtDocumentReader"/> in one strict Utf8JsonReader pass (duplicate
+/// members refused at every depth, integers only, bounded depth) rather than IdentityModel's <c>JsonWebToken</c>, which keeps the last of
 /// duplicate members; the signature is verified by IdentityModel's signature providers.
 /// </remarks>
 internal sealed class KubernetesTokenValidator
@@ -251,7 +251,7 @@ internal sealed class KubernetesTokenValidator
             return null;
         }
 
-        var header = Deserialize(headerSegment, JwtJsonContext.Default.JwtHeaderDocument, "header", out failure);
+        var header = Read(headerSegment, JwtDocumentReader.ReadHeader, "header", out failure);
         if (header is null)
         {
             return null;
@@ -280,7 +280,7 @@ internal sealed class KubernetesTokenValidator
         {
             foreach (var name in RefusedHeaderParameters)
             {
-                if (header.Other.ContainsKey(name))
+                if (header.Other.Contains(name))
                 {
                     failure = new(KubernetesTokenFailureReason.UnsupportedHeader, $"header parameter '{name}' is not accepted", header.KeyId);
                     return null;
@@ -294,7 +294,7 @@ internal sealed class KubernetesTokenValidator
             header.KeyId = null;
         }
 
-        var payload = Deserialize(payloadSegment, JwtJsonContext.Default.JwtPayloadDocument, "payload", out failure);
+        var payload = Read(payloadSegment, JwtDocumentReader.ReadPayload, "payload", out failure);
         if (payload is null)
         {
             failure = failure! with { KeyId = header.KeyId };
@@ -304,29 +304,36 @@ internal sealed class KubernetesTokenValidator
         return (header, payload, second);
     }
 
-    private static T? Deserialize<T>(ReadOnlySpan<char> segment, System.Text.Json.Serialization.Metadata.JsonTypeInfo<T> typeInfo, string what, out TokenFailure? failure)
+    private delegate T? DocumentReader<T>(ReadOnlySpan<byte> json);
+
+    // Decoded segments up to this size stay on the stack (a typical payload is under 1 KiB).
+    private const int StackDecodeLimit = 2048;
+
+    private static T? Read<T>(ReadOnlySpan<char> segment, DocumentReader<T> read, string what, out TokenFailure? failure)
         where T : class
     {
         failure = null;
         var maxLength = Base64Url.GetMaxDecodedLength(segment.Length);
-        var rented = ArrayPool<byte>.Shared.Rent(maxLength);
+        byte[]? rented = null;
+        var buffer = maxLength <= StackDecodeLimit ? stackalloc byte[StackDecodeLimit] : (rented = ArrayPool<byte>.Shared.Rent(maxLength));
         try
         {
-            if (Base64Url.DecodeFromChars(segment, rented, out _, out var written) != OperationStatus.Done)
+            if (Base64Url.DecodeFromChars(segment, buffer, out _, out var written) != OperationStatus.Done)
             {
                 failure = new(KubernetesTokenFailureReason.Malformed, $"the {what} is not valid base64url");
                 return null;
             }
 
-            // RFC 8259 §8.1: JSON text is UTF-8. System.Text.Json checks the strings it transcodes, but
-            // not those it keeps as JsonElement (unknown members), so check all of it once.
-            if (!Utf8.IsValid(rented.AsSpan(0, written)))
+            // RFC 8259 §8.1: JSON text is UTF-8. The reader transcodes only the strings the rules read,
+            // not those it skips (unknown members), so check all of it once.
+            var json = buffer[..written];
+            if (!Utf8.IsValid(json))
             {
                 failure = new(KubernetesTokenFailureReason.Malformed, $"the {what} is not valid UTF-8");
                 return null;
             }
 
-            var value = JsonSerializer.Deserialize(rented.AsSpan(0, written), typeInfo);
+            var value = read(json);
             if (value is null)
             {
                 failure = new(KubernetesTokenFailureReason.Malformed, $"the {what} is not a JSON object");
@@ -346,7 +353,10 @@ internal sealed class KubernetesTokenValidator
         }
         finally
         {
-            ArrayPool<byte>.Shared.Return(rented);
+            if (rented is not null)
+            {
+                ArrayPool<byte>.Shared.Return(rented);
+            }
         }
     }
 
