@@ -18,11 +18,31 @@ public static class KubernetesClaimsPrincipalExtensions
     public static KubernetesServiceAccount? GetKubernetesServiceAccount(this ClaimsPrincipal principal)
     {
         ArgumentNullException.ThrowIfNull(principal);
+        return FindKubernetesIdentity(principal)?.ServiceAccount;
+    }
+
+    /// <summary>The first authenticated identity issued by a Kubernetes scheme, without allocating an enumerator.</summary>
+    internal static KubernetesClaimsIdentity? FindKubernetesIdentity(ClaimsPrincipal principal)
+    {
+        // ClaimsPrincipal keeps its identities in a List: index it rather than box its enumerator.
+        if (principal.Identities is IReadOnlyList<ClaimsIdentity> identities)
+        {
+            for (var i = 0; i < identities.Count; i++)
+            {
+                if (identities[i] is KubernetesClaimsIdentity { IsAuthenticated: true } kubernetes)
+                {
+                    return kubernetes;
+                }
+            }
+
+            return null;
+        }
+
         foreach (var identity in principal.Identities)
         {
             if (identity is KubernetesClaimsIdentity { IsAuthenticated: true } kubernetes)
             {
-                return kubernetes.ServiceAccount;
+                return kubernetes;
             }
         }
 

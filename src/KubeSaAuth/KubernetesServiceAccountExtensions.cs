@@ -115,7 +115,9 @@ public static class KubernetesServiceAccountExtensions
         var existing = services.LastOrDefault(d => d.ServiceType == typeof(IAuthorizationPolicyProvider));
         if (existing is null || existing.ImplementationType == typeof(DefaultAuthorizationPolicyProvider))
         {
-            services.Replace(ServiceDescriptor.Transient<IAuthorizationPolicyProvider, KubernetesAuthorizationPolicyProvider>());
+            // A singleton: its policy cache then lives as long as the app, and the authorization middleware's
+            // per-request PolicyEvaluator (transient) does not build a new provider and cache each time.
+            services.Replace(ServiceDescriptor.Singleton<IAuthorizationPolicyProvider, KubernetesAuthorizationPolicyProvider>());
         }
     }
 }

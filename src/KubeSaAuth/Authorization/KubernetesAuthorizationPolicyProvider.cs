@@ -20,21 +20,33 @@ internal sealed class KubernetesAuthorizationPolicyProvider(IOptions<Authorizati
     internal const string NamespacePrefix = "namespace:";
     internal const string ServiceAccountPrefix = "serviceaccount:";
 
-    private readonly ConcurrentDictionary<string, AuthorizationPolicy?> _policies = new(StringComparer.Ordinal);
+    /// <summary>Built policies kept at most (names come from code; the cap guards against names built from input).</summary>
+    internal const int MaxCachedPolicies = 1024;
 
-    public override async Task<AuthorizationPolicy?> GetPolicyAsync(string policyName)
+    // The completed task per name, so that a lookup allocates nothing. Unknown names are remembered too.
+    private readonly ConcurrentDictionary<string, Task<AuthorizationPolicy?>> _policies = new(StringComparer.Ordinal);
+
+    /// <summary>
+    /// Every name maps to one fixed policy (registered policies come from options; ours are built once and
+    /// kept), so the authorization middleware may cache the combined policy of each endpoint instead of
+    /// asking again on every request. The base class allows that only for its own type.
+    /// </summary>
+    public override bool AllowsCachingPolicies => true;
+
+    public override Task<AuthorizationPolicy?> GetPolicyAsync(string policyName)
     {
-        var registered = await base.GetPolicyAsync(policyName).ConfigureAwait(false);
-        if (registered is not null)
+        // The default provider answers synchronously from the options (a cached task per name).
+        var registered = base.GetPolicyAsync(policyName);
+        if (!registered.IsCompletedSuccessfully || registered.Result is not null)
         {
             return registered;
         }
 
-        if (_policies.TryGetValue(policyName, out var cached))
-        {
-            return cached;
-        }
+        return _policies.TryGetValue(policyName, out var cached) ? cached : BuildAsync(policyName);
+    }
 
+    private async Task<AuthorizationPolicy?> BuildAsync(string policyName)
+    {
         IAuthorizationRequirement? requirement = string.Equals(policyName, KubernetesLiveTokenReview.PolicyName, StringComparison.Ordinal)
             ? new KubernetesLiveTokenReviewRequirement()
             : TryParse(policyName);
@@ -51,8 +63,14 @@ internal sealed class KubernetesAuthorizationPolicyProvider(IOptions<Authorizati
                 .Build();
         }
 
-        // Unknown names are remembered too (bounded: names come from code, not from requests).
-        return _policies.GetOrAdd(policyName, policy);
+        var task = Task.FromResult(policy);
+        if (_policies.Count >= MaxCachedPolicies)
+        {
+            return policy;
+        }
+
+        // First writer wins, so every caller sees the same policy object for a name.
+        return await _policies.GetOrAdd(policyName, task).ConfigureAwait(false);
     }
 
     /// <summary>Parses a policy name; <see langword="null"/> when it is not one of ours or is malformed.</summary>

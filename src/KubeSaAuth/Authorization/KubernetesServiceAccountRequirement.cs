@@ -63,20 +63,62 @@ public sealed class KubernetesServiceAccountRequirement : AuthorizationHandler<K
     }
 
     /// <inheritdoc />
+    public override Task HandleAsync(AuthorizationHandlerContext context)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+
+        // What the base class does (every requirement of this type in the policy), without its LINQ
+        // enumerator and async state machine: this runs on every authorized request.
+        if (context.Requirements is not IReadOnlyList<IAuthorizationRequirement> requirements)
+        {
+            return base.HandleAsync(context);
+        }
+
+        for (var i = 0; i < requirements.Count; i++)
+        {
+            if (requirements[i] is KubernetesServiceAccountRequirement requirement)
+            {
+                Handle(context, requirement);
+            }
+        }
+
+        return Task.CompletedTask;
+    }
+
+    /// <inheritdoc />
     protected override Task HandleRequirementAsync(AuthorizationHandlerContext context, KubernetesServiceAccountRequirement requirement)
     {
         ArgumentNullException.ThrowIfNull(context);
         ArgumentNullException.ThrowIfNull(requirement);
+        Handle(context, requirement);
+        return Task.CompletedTask;
+    }
+
+    private static void Handle(AuthorizationHandlerContext context, KubernetesServiceAccountRequirement requirement)
+    {
+        // Several Kubernetes schemes may have authenticated (several clusters): any one may satisfy it.
+        if (context.User.Identities is IReadOnlyList<System.Security.Claims.ClaimsIdentity> identities)
+        {
+            for (var i = 0; i < identities.Count; i++)
+            {
+                if (identities[i] is KubernetesClaimsIdentity { IsAuthenticated: true } kubernetes && requirement.IsSatisfiedBy(kubernetes.ServiceAccount))
+                {
+                    context.Succeed(requirement);
+                    return;
+                }
+            }
+
+            return;
+        }
+
         foreach (var identity in context.User.Identities)
         {
             if (identity is KubernetesClaimsIdentity { IsAuthenticated: true } kubernetes && requirement.IsSatisfiedBy(kubernetes.ServiceAccount))
             {
                 context.Succeed(requirement);
-                break;
+                return;
             }
         }
-
-        return Task.CompletedTask;
     }
 
     /// <inheritdoc />
