@@ -46,7 +46,8 @@ internal sealed class KubernetesServiceAccountHandler(
 
     protected override async Task<AuthenticateResult> HandleAuthenticateAsync()
     {
-        var started = Stopwatch.GetTimestamp();
+        // Read the clock only when someone listens to the duration histogram (0: not timed).
+        var started = telemetry.ValidationDuration.Enabled ? Stopwatch.GetTimestamp() : 0;
         var events = Events;
         string? token = null;
         if (!IsDefault(events, out var defaultTokenValidated))
@@ -97,6 +98,13 @@ internal sealed class KubernetesServiceAccountHandler(
         {
             if (!cacheHit)
             {
+                // Checked only on a miss: a hit is the exact text of a token validated before, which is
+                // base64url and dots, so it cannot hold a second token.
+                if (token is null && value.AsSpan(tokenStart, tokenLength).ContainsAny(' ', '\t', ','))
+                {
+                    return await FailAsync(new TokenFailure(KubernetesTokenFailureReason.InvalidAuthorizationHeader, "the Authorization header must be 'Bearer <token>' with a single token"), started, cacheHit: false);
+                }
+
                 token ??= tokenStart == 0 && tokenLength == value.Length ? value : value.Substring(tokenStart, tokenLength);
                 using var activity = KubeSaAuthTelemetry.ActivitySource.StartActivity("KubeSaAuth.ValidateToken");
                 var outcome = await runtime.Validator.ValidateAsync(token, Context.RequestAborted);
@@ -323,12 +331,8 @@ internal sealed class KubernetesServiceAccountHandler(
         }
 
         var rest = value.AsSpan(BearerPrefix.Length);
+        // The caller refuses white space or commas inside the token (several tokens) on a cache miss.
         var candidate = rest.Trim();
-        if (candidate.ContainsAny(' ', '\t', ','))
-        {
-            return new TokenFailure(KubernetesTokenFailureReason.InvalidAuthorizationHeader, "the Authorization header must be 'Bearer <token>' with a single token");
-        }
-
         source = value;
         start = BearerPrefix.Length + (rest.Length - rest.TrimStart().Length);
         length = candidate.Length;
@@ -353,6 +357,12 @@ internal sealed class KubernetesServiceAccountHandler(
 
     private void Record(long started, string result, string? reason, bool? isLegacy, bool cacheHit)
     {
+        // No listener (the common case without OpenTelemetry): skip building the tags.
+        if (!telemetry.TokensValidated.Enabled && !telemetry.ValidationDuration.Enabled)
+        {
+            return;
+        }
+
         var tags = new TagList
         {
             { "result", result },
@@ -370,7 +380,7 @@ internal sealed class KubernetesServiceAccountHandler(
         }
 
         telemetry.TokensValidated.Add(1, tags);
-        if (telemetry.ValidationDuration.Enabled)
+        if (started != 0 && telemetry.ValidationDuration.Enabled)
         {
             telemetry.ValidationDuration.Record(Stopwatch.GetElapsedTime(started).TotalSeconds, tags);
         }

@@ -175,6 +175,10 @@ internal sealed class BenchmarkEnvironment : IAsyncDisposable
         }
     }
 
+    /// <summary>Authorization alone, for a principal authenticated beforehand: what the authorization middleware adds.</summary>
+    public async Task<bool> AuthorizeOnlyAsync(ClaimsPrincipal principal, AuthorizationPolicy policy) =>
+        (await _authorization.AuthorizeAsync(principal, null, policy).ConfigureAwait(false)).Succeeded;
+
     /// <summary>The floor of every request in this harness: a request scope and an HttpContext with the header, nothing authenticated.</summary>
     public async Task<bool> EmptyRequestAsync(string authorization)
     {
@@ -218,6 +222,13 @@ internal sealed class BenchmarkEnvironment : IAsyncDisposable
     {
         await _services.DisposeAsync().ConfigureAwait(false);
         await Issuer.DisposeAsync().ConfigureAwait(false);
+    }
+
+    /// <summary>The part of "handler only" that is the framework's: resolve a new handler and initialize it, no authentication.</summary>
+    public async Task InitializeKubeHandlerAsync(HttpContext context)
+    {
+        var handler = (IAuthenticationHandler)_services.GetRequiredService(typeof(KubernetesServiceAccountHandler));
+        await handler.InitializeAsync(KubeSchemeInfo, context).ConfigureAwait(false);
     }
 
     private async Task<AuthenticateResult> AuthenticateWithHandlerAsync(Type handlerType, AuthenticationScheme scheme, HttpContext context)

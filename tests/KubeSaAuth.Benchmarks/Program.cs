@@ -16,6 +16,7 @@ using Perfolizer.Horology;
 //   dotnet run -c Release --project tests/KubeSaAuth.Benchmarks -- --flood 20000  memory under N unique valid tokens
 //   dotnet run -c Release --project tests/KubeSaAuth.Benchmarks -- --paired 61   JwtBearer and KubeSaAuth in alternating batches (robust ratios on a shared machine)
 //   dotnet run -c Release --project tests/KubeSaAuth.Benchmarks -- --profile-miss  where a first-seen token's time goes, layer by layer
+//   dotnet run -c Release --project tests/KubeSaAuth.Benchmarks -- --profile-hit   where a repeated token's request time goes
 //   dotnet run -c Release --project tests/KubeSaAuth.Benchmarks -- --alloc      bytes allocated per cached request by the handler
 var arguments = args.ToList();
 var floodAt = arguments.IndexOf("--flood");
@@ -38,6 +39,12 @@ if (pairedAt >= 0)
 if (arguments.Contains("--profile-miss"))
 {
     await MissPathProfile.RunAsync();
+    return;
+}
+
+if (arguments.Contains("--profile-hit"))
+{
+    await HitPathProfile.RunAsync();
     return;
 }
 

@@ -57,8 +57,9 @@ internal sealed class KubernetesAuthorizationPolicyProvider(IOptions<Authorizati
                 .Where(s => s.HandlerType == typeof(KubernetesServiceAccountHandler))
                 .Select(s => s.Name)
                 .ToArray();
+            // No separate RequireAuthenticatedUser: both requirements are met only by an authenticated
+            // Kubernetes identity, so a DenyAnonymous requirement would be a second, redundant check.
             policy = new AuthorizationPolicyBuilder(kubernetesSchemes)
-                .RequireAuthenticatedUser()
                 .AddRequirements(requirement)
                 .Build();
         }

@@ -108,6 +108,23 @@ public sealed class PolicyProviderCacheTests
         Assert.True(context.HasSucceeded);
     }
 
+    [Fact]
+    public async Task Refuses_a_caller_without_an_authenticated_kubernetes_identity_with_its_one_requirement()
+    {
+        var policy = (await NewProvider().GetPolicyAsync("namespace:*"))!;
+        var requirement = Assert.IsType<KubernetesServiceAccountRequirement>(Assert.Single(policy.Requirements));
+        var anonymous = new ClaimsPrincipal(new ClaimsIdentity());
+        var unauthenticated = new ClaimsPrincipal(new KubernetesClaimsIdentity(Account("my-namespace", "b"), string.Empty));
+        var otherScheme = new ClaimsPrincipal(new ClaimsIdentity([new Claim(KubernetesClaimTypes.Namespace, "my-namespace")], "Bearer"));
+
+        foreach (var principal in new[] { anonymous, unauthenticated, otherScheme })
+        {
+            var context = new AuthorizationHandlerContext(policy.Requirements, principal, null);
+            await requirement.HandleAsync(context);
+            Assert.False(context.HasSucceeded);
+        }
+    }
+
     private static KubernetesServiceAccount Account(string ns, string name) => new()
     {
         Namespace = ns,
