@@ -2,6 +2,7 @@
 // Licensed under the MIT License. See LICENSE in the repository root.
 
 using System.Collections.Concurrent;
+using System.Runtime.InteropServices;
 using System.Text;
 
 namespace KubeSaAuth.Tokens;
@@ -153,12 +154,13 @@ internal sealed class ValidationCache
     }
 
     /// <summary>
-    /// The doorkeeper: a direct-mapped table of token fingerprints (randomized string hash and length).
+    /// The doorkeeper: a direct-mapped table of token fingerprints (randomized tail hash and length).
     /// A collision at worst admits a token on its first validation, and only ever after a full validation.
     /// </summary>
     private bool SecondSight(string token)
     {
-        var hash = string.GetHashCode(token.AsSpan());
+        // The cache's own tail hash (process-randomized), not a hash of all ~1,200 characters.
+        var hash = TokenComparer.Instance.GetHashCode(token.AsSpan());
         var fingerprint = ((long)hash << 32) | (uint)token.Length;
         ref var slot = ref _seen[(uint)hash & (uint)(_seen.Length - 1)];
         if (Volatile.Read(ref slot) == fingerprint)
@@ -249,9 +251,14 @@ internal sealed class ValidationCache
 
         public int GetHashCode(byte[] obj)
         {
+            if (obj.Length >= HashedTail)
+            {
+                return TailHash(obj.AsSpan(obj.Length - HashedTail), obj.Length);
+            }
+
             var hash = default(HashCode);
             hash.Add(obj.Length);
-            foreach (var b in obj.AsSpan(Math.Max(0, obj.Length - HashedTail)))
+            foreach (var b in obj)
             {
                 hash.Add(b);
             }
@@ -263,9 +270,19 @@ internal sealed class ValidationCache
 
         public int GetHashCode(ReadOnlySpan<char> alternate)
         {
+            if (alternate.Length >= HashedTail)
+            {
+                Span<byte> tail = stackalloc byte[HashedTail];
+
+                // Not ASCII: never equal to a key (keys are ASCII), so any hash will do.
+                return Ascii.FromUtf16(alternate[^HashedTail..], tail, out _) == System.Buffers.OperationStatus.Done
+                    ? TailHash(tail, alternate.Length)
+                    : alternate.Length;
+            }
+
             var hash = default(HashCode);
             hash.Add(alternate.Length);
-            foreach (var c in alternate[Math.Max(0, alternate.Length - HashedTail)..])
+            foreach (var c in alternate)
             {
                 // Same value as the byte for ASCII; anything else never equals a key anyway.
                 hash.Add(unchecked((byte)c));
@@ -273,6 +290,17 @@ internal sealed class ValidationCache
 
             return hash.ToHashCode();
         }
+
+        /// <summary>
+        /// The length and the last 32 characters (the end of the signature, random for every token), mixed as
+        /// four 64-bit words by the process-randomized <see cref="HashCode"/>: five rounds rather than 33.
+        /// </summary>
+        private static int TailHash(ReadOnlySpan<byte> tail, int length) => HashCode.Combine(
+            length,
+            MemoryMarshal.Read<ulong>(tail),
+            MemoryMarshal.Read<ulong>(tail[8..]),
+            MemoryMarshal.Read<ulong>(tail[16..]),
+            MemoryMarshal.Read<ulong>(tail[24..]));
 
         public byte[] Create(ReadOnlySpan<char> alternate)
         {
