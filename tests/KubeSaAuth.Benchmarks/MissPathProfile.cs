@@ -25,6 +25,8 @@ internal static class MissPathProfile
         var signature = Base64UrlEncoder.DecodeBytes(token[(dot + 1)..]);
         var headerJson = Base64UrlEncoder.DecodeBytes(token[..token.IndexOf('.')]);
         var payloadJson = Base64UrlEncoder.DecodeBytes(token[(token.IndexOf('.') + 1)..dot]);
+        var jwk = new JsonWebKeySet(env.Issuer.GetJwks()).Keys[0];
+        var rsa = System.Security.Cryptography.RSA.Create(new System.Security.Cryptography.RSAParameters { Modulus = Base64UrlEncoder.DecodeBytes(jwk.N), Exponent = Base64UrlEncoder.DecodeBytes(jwk.E) });
         var jwtHandler = new JsonWebTokenHandler();
         var parameters = new TokenValidationParameters
         {
@@ -37,6 +39,7 @@ internal static class MissPathProfile
         var steps = new (string Name, Func<Task> Run)[]
         {
             ("RS256 verify alone", () => Task.FromResult(verifier.Verify(input, 0, input.Length, signature, 0, signature.Length))),
+            ("RS256 via RSA.VerifyData directly (BCL, no IdentityModel)", () => Task.FromResult(rsa.VerifyData(input, signature, System.Security.Cryptography.HashAlgorithmName.SHA256, System.Security.Cryptography.RSASignaturePadding.Pkcs1))),
             ("KubeSaAuth: parse only (shape, header, payload JSON)", () => Task.FromResult(validator.Parse(token, out _))),
             ("  of which: base64url-decode header + payload", () => Task.FromResult(Base64UrlEncoder.DecodeBytes(token[..token.IndexOf('.')]).Length + Base64UrlEncoder.DecodeBytes(token[(token.IndexOf('.') + 1)..dot]).Length)),
             ("  of which: JSON payload (strict Utf8JsonReader pass)", () => Task.FromResult(JwtDocumentReader.ReadPayload(payloadJson))),
