@@ -33,6 +33,8 @@ internal static class HitPathProfile
             ("KubeSaAuth: handler only (cache hit)", () => env.AuthenticateWithKubeHandlerAsync(context)),
             ("  of which: resolve + initialize a new handler (framework)", () => env.InitializeKubeHandlerAsync(context)),
             ("  of which: cache lookup (hash, compare, expiry)", () => Task.FromResult(runtime.Cache!.TryGet(token, runtime.Keys.Current!.TrustEpoch, out _))),
+            ("  (clock read: TimeProvider.System.GetUtcNow)", () => Task.FromResult(TimeProvider.System.GetUtcNow())),
+            ("  (Authorization header read from HttpContext)", () => Task.FromResult(context.Request.Headers.Authorization.Count)),
             ("  of which: principal, identity, ticket, result", () => Task.FromResult(AuthenticateResult.Success(new AuthenticationTicket(new ClaimsPrincipal(new KubernetesClaimsIdentity(account, "k8s")), "k8s")))),
             ("KubeSaAuth: authenticate only (scope, HttpContext, AuthenticationService)", () => env.AuthenticateOnlyAsync(BenchmarkEnvironment.KubeScheme, header)),
             ("KubeSaAuth: authorize only (namespace policy)", () => env.AuthorizeOnlyAsync(kubePrincipal, env.KubePolicy)),

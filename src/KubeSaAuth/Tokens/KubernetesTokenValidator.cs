@@ -18,9 +18,9 @@ namespace KubeSaAuth.Tokens;
 /// the keys in hand can tell a forged payload (reported as such) from a genuine token that breaks a rule.
 /// </summary>
 /// <remarks>
-/// Header and payload are read by <see cref="JwtDocumentReader"/> in one strict Utf8JsonReader pass (duplicate
-/// members refused at every depth, integers only, bounded depth) rather than IdentityModel's <c>JsonWebToken</c>, which keeps the last of
-/// duplicate members; the signature is verified by IdentityModel's signature providers.
+/// Header and payload are read by <see cref="JwtDocumentReader"/> in one strict pass (duplicate members refused
+/// at every depth, integers only, bounded depth) rather than IdentityModel's <c>JsonWebToken</c>, which keeps the
+/// last of duplicate members; the signature is verified by IdentityModel's signature providers.
 /// </remarks>
 internal sealed class KubernetesTokenValidator
 {
@@ -315,7 +315,7 @@ internal sealed class KubernetesTokenValidator
         failure = null;
         var maxLength = Base64Url.GetMaxDecodedLength(segment.Length);
         byte[]? rented = null;
-        var buffer = maxLength <= StackDecodeLimit ? stackalloc byte[StackDecodeLimit] : (rented = ArrayPool<byte>.Shared.Rent(maxLength));
+        var buffer = maxLength <= StackDecodeLimit ? stackalloc byte[maxLength] : (rented = ArrayPool<byte>.Shared.Rent(maxLength));
         try
         {
             if (Base64Url.DecodeFromChars(segment, buffer, out _, out var written) != OperationStatus.Done)
