@@ -36,8 +36,9 @@ internal sealed class KubernetesTokenValidator
     private static readonly SearchValues<char> Base64UrlAlphabet =
         SearchValues.Create("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_");
 
-    // RFC 7519 NumericDate, bounded to what DateTimeOffset can hold.
-    private const long MaxNumericDate = 253402300799;
+    // RFC 7519 NumericDate, capped at 9999-01-01T00:00:00Z: a year below DateTimeOffset.MaxValue, so that
+    // adding the clock skew (at most 10 minutes) or a cache lifetime to a token's time never overflows.
+    internal const long MaxNumericDate = 253370764800;
 
     private readonly SigningKeySource _keys;
     private readonly TimeProvider _time;
@@ -405,7 +406,7 @@ internal sealed class KubernetesTokenValidator
         {
             if (warn < 0 || warn > MaxNumericDate)
             {
-                failure = new(KubernetesTokenFailureReason.Malformed, "'kubernetes.io.warnafter' is out of range", Namespace: ns, ServiceAccount: name);
+                failure = new(KubernetesTokenFailureReason.Malformed, OutOfRange("kubernetes.io.warnafter", warn), Namespace: ns, ServiceAccount: name);
                 return null;
             }
 
@@ -533,7 +534,7 @@ internal sealed class KubernetesTokenValidator
         {
             if (value is < 0 or > MaxNumericDate)
             {
-                failure = new(KubernetesTokenFailureReason.Malformed, $"'{claim}' is out of range", Namespace: ns, ServiceAccount: name);
+                failure = new(KubernetesTokenFailureReason.Malformed, OutOfRange(claim, value.Value), Namespace: ns, ServiceAccount: name);
                 return false;
             }
         }
@@ -570,6 +571,9 @@ internal sealed class KubernetesTokenValidator
 
         return true;
     }
+
+    private static string OutOfRange(string claim, long value) =>
+        $"'{claim}' ({value.ToString(System.Globalization.CultureInfo.InvariantCulture)}) is out of range: a time in a token must be between 0 and {MaxNumericDate} (9999-01-01)";
 
     private static bool VerifySignature(string token, int signingInputLength, string algorithm, SigningKey[] keys)
     {
