@@ -33,6 +33,10 @@ internal sealed class KubernetesTokenValidator
     // encryption and compression.
     private static readonly string[] RefusedHeaderParameters = ["crit", "jku", "jwk", "x5u", "x5c", "b64", "enc", "zip"];
 
+    // C0, DEL, C1, and U+2028/U+2029 (line and paragraph separators): never copied from a token into a log or a description.
+    private static readonly SearchValues<char> ControlCharacters = SearchValues.Create(
+        string.Concat(Enumerable.Range(0, 0x20).Concat(Enumerable.Range(0x7F, 0x21)).Concat([0x2028, 0x2029]).Select(c => (char)c)));
+
     private static readonly SearchValues<char> Base64UrlAlphabet =
         SearchValues.Create("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_");
 
@@ -112,7 +116,7 @@ internal sealed class KubernetesTokenValidator
                     return TokenValidationOutcome.Fail(forged with { Namespace = claims.Namespace, ServiceAccount = claims.Name });
                 }
 
-                return Refuse(KubernetesTokenFailureReason.InvalidIssuer, $"issuer '{payload.Issuer}' is not the configured issuer '{expectedIssuer}'", header, claims);
+                return Refuse(KubernetesTokenFailureReason.InvalidIssuer, $"issuer '{Shorten(payload.Issuer)}' is not the configured issuer '{expectedIssuer}'", header, claims);
             }
         }
 
@@ -519,8 +523,8 @@ internal sealed class KubernetesTokenValidator
 
         failure = new(KubernetesTokenFailureReason.InvalidSubject,
             subject is null
-                ? $"the token has no 'sub'; expected '{prefix}{ns}:{name}'"
-                : $"'sub' ('{Shorten(subject)}') does not match the token's namespace and service account ('{prefix}{ns}:{name}')",
+                ? $"the token has no 'sub'; expected '{prefix}{Shorten(ns)}:{Shorten(name)}'"
+                : $"'sub' ('{Shorten(subject)}') does not match the token's namespace and service account ('{prefix}{Shorten(ns)}:{Shorten(name)}')",
             Namespace: ns, ServiceAccount: name);
         return false;
     }
@@ -606,7 +610,12 @@ internal sealed class KubernetesTokenValidator
         }
     }
 
-    /// <summary>Cuts a value from the token to a length fit for a log line or an error description.</summary>
+    /// <summary>
+    /// Cuts a value from the token to a length fit for a log line or an error description, and replaces
+    /// control characters (CR, LF, …, and the Unicode line and paragraph separators) with '?', so that a
+    /// token cannot forge log lines or stretch a description. Every token-derived value in a description or
+    /// a log field goes through here.
+    /// </summary>
     internal static string Shorten(string? value, int max = 64)
     {
         if (value is null)
@@ -614,6 +623,35 @@ internal sealed class KubernetesTokenValidator
             return "(none)";
         }
 
-        return value.Length <= max ? value : string.Concat(value.AsSpan(0, max), "…");
+        var length = Math.Min(value.Length, max);
+        if (length < value.Length && length > 0 && char.IsHighSurrogate(value[length - 1]))
+        {
+            length--;
+        }
+
+        var truncated = length < value.Length;
+        var kept = value.AsSpan(0, length);
+        if (kept.IndexOfAny(ControlCharacters) < 0)
+        {
+            return truncated ? string.Concat(kept, "…") : value;
+        }
+
+        return string.Create(length + (truncated ? 1 : 0), (value, truncated), static (span, state) =>
+        {
+            var (source, cut) = state;
+            var count = cut ? span.Length - 1 : span.Length;
+            for (var i = 0; i < count; i++)
+            {
+                span[i] = ControlCharacters.Contains(source[i]) ? '?' : source[i];
+            }
+
+            if (cut)
+            {
+                span[^1] = '…';
+            }
+        });
     }
+
+    /// <summary>As <see cref="Shorten"/>, but <see langword="null"/> stays <see langword="null"/> (an absent log field).</summary>
+    internal static string? ShortenOrNull(string? value, int max = 64) => value is null ? null : Shorten(value, max);
 }

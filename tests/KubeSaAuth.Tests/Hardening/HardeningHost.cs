@@ -40,6 +40,9 @@ internal sealed class HardeningHost : IAsyncDisposable
         Action<IServiceCollection>? services = null)
     {
         var builder = WebApplication.CreateSlimBuilder();
+
+        // Configuration explicit: not the sample API's appsettings.json copied to the test output.
+        builder.Configuration.Sources.Clear();
         builder.Logging.ClearProviders();
         builder.Logging.SetMinimumLevel(LogLevel.Trace);
         builder.Logging.AddFakeLogging();
