@@ -94,9 +94,10 @@ internal sealed class KubernetesTokenValidator
         var keySet = await _keys.GetKeySetAsync(cancellationToken).ConfigureAwait(false);
         if (keySet is null)
         {
-            var status = _keys.GetStatus();
+            // The fetch error (addresses, status codes) stays in the KeyFetchFailed log: this description
+            // reaches unauthenticated callers in WWW-Authenticate.
             return Refuse(KubernetesTokenFailureReason.KeysUnavailable,
-                $"the issuer's signing keys have not been fetched yet{(status.LastError is null ? string.Empty : $" (last error: {status.LastError})")}; retry shortly",
+                "the issuer's signing keys are not available yet; retry shortly",
                 header, claims);
         }
 
