@@ -59,6 +59,7 @@ internal sealed class HardeningHost : IAsyncDisposable
         app.UseAuthorization();
         app.MapGet("/", (ClaimsPrincipal user) => Results.Text(user.GetKubernetesServiceAccount()?.Namespace ?? "?")).RequireAuthorization();
         app.MapGet("/ns", (ClaimsPrincipal user) => Results.Text(user.GetKubernetesServiceAccount()?.Namespace ?? "?")).RequireAuthorization("namespace:my-namespace");
+        app.MapGet("/claim", (ClaimsPrincipal user) => Results.Text(user.FindFirst(KubernetesClaimTypes.Namespace)?.Value ?? "(none)")).RequireAuthorization();
         await app.StartAsync();
         return new HardeningHost(app);
     }
