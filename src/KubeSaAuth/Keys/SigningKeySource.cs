@@ -117,7 +117,11 @@ internal sealed class SigningKeySource : IDisposable
         var fetch = TryStartFetch();
         if (fetch is null)
         {
-            Log.UnknownKeyIdThrottled(_logger, _scheme, keyId);
+            if (_logger.IsEnabled(LogLevel.Debug))
+            {
+                var shortKeyId = Tokens.KubernetesTokenValidator.Shorten(keyId);
+                Log.UnknownKeyIdThrottled(_logger, _scheme, shortKeyId);
+            }
             return new ValueTask<KeySet?>(current);
         }
 
