@@ -23,6 +23,9 @@ public sealed class KubernetesValidationCacheOptions
     /// <value>Default 5 minutes.</value>
     public TimeSpan MaxAge { get; set; } = TimeSpan.FromMinutes(5);
 
+    /// <summary>The largest <see cref="MaxAge"/> accepted: longer than any bound token lives by default.</summary>
+    internal static readonly TimeSpan MaximumMaxAge = TimeSpan.FromDays(1);
+
     internal string? GetValidationError()
     {
         if (MaxEntries < 1)
@@ -30,9 +33,9 @@ public sealed class KubernetesValidationCacheOptions
             return $"The 'ValidationCache:{nameof(MaxEntries)}' option ({MaxEntries}) must be at least 1.";
         }
 
-        if (MaxAge <= TimeSpan.Zero)
+        if (MaxAge <= TimeSpan.Zero || MaxAge > MaximumMaxAge)
         {
-            return $"The 'ValidationCache:{nameof(MaxAge)}' option ({MaxAge}) must be positive.";
+            return $"The 'ValidationCache:{nameof(MaxAge)}' option ({MaxAge}) must be positive and at most {MaximumMaxAge} (a token is reused at most until its expiry anyway).";
         }
 
         return null;

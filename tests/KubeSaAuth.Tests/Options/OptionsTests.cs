@@ -32,6 +32,9 @@ public sealed class OptionsTests
         { "tiny max token size", o => o.MaxTokenSize = 100, "The 'MaxTokenSize' option (100)" },
         { "no fetch wait", o => o.MaxKeyFetchWait = TimeSpan.Zero, "The 'MaxKeyFetchWait' option" },
         { "no backchannel timeout", o => o.BackchannelTimeout = TimeSpan.Zero, "The 'BackchannelTimeout' option" },
+        { "cache max age zero", o => o.ValidationCache.MaxAge = TimeSpan.Zero, "The 'ValidationCache:MaxAge' option" },
+        { "cache max age absurd", o => o.ValidationCache.MaxAge = TimeSpan.MaxValue, "must be positive and at most 1.00:00:00" },
+        { "review verdicts kept for hours", o => o.TokenReview.CacheDuration = TimeSpan.FromHours(2), "The 'TokenReview:CacheDuration' option (02:00:00) must be between 00:00:00 and 01:00:00" },
     };
 
     [Theory]
