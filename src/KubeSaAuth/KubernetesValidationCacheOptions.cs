@@ -15,7 +15,7 @@ public sealed class KubernetesValidationCacheOptions
     /// <value>Default <see langword="true"/>.</value>
     public bool Enabled { get; set; } = true;
 
-    /// <summary>The largest number of tokens held; past it, the oldest entries are evicted.</summary>
+    /// <summary>The largest number of tokens held; past it, expired entries are evicted first, then those closest to expiry.</summary>
     /// <value>Default 10000.</value>
     public int MaxEntries { get; set; } = 10_000;
 
