@@ -7,9 +7,6 @@ using Microsoft.Extensions.Logging;
 
 namespace KubeSaAuth.Keys;
 
-/// <summary>What a key source reports about itself (health check, metrics).</summary>
-internal sealed record KeySourceStatus(int KeyCount, bool HasKeys, bool IsStale, DateTimeOffset? LastSuccess, DateTimeOffset? LastFailure, string? LastError, int ConsecutiveFailures);
-
 /// <summary>
 /// The issuer's signing keys for one scheme: the only component that talks to the network.
 /// </summary>
