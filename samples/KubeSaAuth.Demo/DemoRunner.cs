@@ -16,26 +16,6 @@ using Microsoft.Extensions.Logging;
 
 namespace KubeSaAuth.Demo;
 
-/// <summary>One call of the demo: who called what, what it should get, what it got, and why.</summary>
-/// <param name="Caller">The caller, as a reader would name it.</param>
-/// <param name="Endpoint">The path called.</param>
-/// <param name="Expected">The status the call should get.</param>
-/// <param name="Actual">The status it got.</param>
-/// <param name="Detail">The reason (from <c>WWW-Authenticate</c>) or what the API answered.</param>
-public sealed record DemoCall(string Caller, string Endpoint, HttpStatusCode Expected, HttpStatusCode Actual, string Detail)
-{
-    /// <summary>Whether the call got what it should.</summary>
-    public bool Passed => Expected == Actual;
-}
-
-/// <summary>The outcome of a demo run.</summary>
-/// <param name="Calls">Every call, in order.</param>
-public sealed record DemoResult(IReadOnlyList<DemoCall> Calls)
-{
-    /// <summary>Whether every call returned what it should.</summary>
-    public bool Succeeded => Calls.Count > 0 && Calls.All(c => c.Passed);
-}
-
 /// <summary>
 /// Starts a stand-in cluster issuer (discovery + JWKS on loopback, real keys), hosts the sample API on
 /// 127.0.0.1:0 configured only through configuration, calls it as Pods of several namespaces and with bad

@@ -7,66 +7,6 @@ using Microsoft.Extensions.Logging.Abstractions;
 
 namespace KubeSaAuth.Tool;
 
-/// <summary>Where the keys come from and what the service would expect.</summary>
-internal sealed record InspectSettings
-{
-    /// <summary>The issuer the service expects; also where discovery is, unless <see cref="MetadataAddress"/> says otherwise.</summary>
-    public string? Issuer { get; init; }
-
-    /// <summary>The discovery document's address.</summary>
-    public string? MetadataAddress { get; init; }
-
-    /// <summary>A JWKS file's contents (instead of fetching).</summary>
-    public string? JwksJson { get; init; }
-
-    /// <summary>A JWKS address (instead of the discovery document's <c>jwks_uri</c>).</summary>
-    public string? JwksUri { get; init; }
-
-    /// <summary>The audiences the service accepts; empty: not checked.</summary>
-    public IReadOnlyList<string> Audiences { get; init; } = [];
-
-    /// <summary>The time to judge the token at; default now.</summary>
-    public DateTimeOffset? Now { get; init; }
-
-    /// <summary>Whether the service accepts legacy tokens.</summary>
-    public bool AcceptLegacyTokens { get; init; }
-
-    /// <summary>Whether plain-HTTP discovery and JWKS are allowed.</summary>
-    public bool AllowHttp { get; init; }
-
-    /// <summary>The backchannel to fetch with; default a new client.</summary>
-    public HttpMessageHandler? Handler { get; init; }
-}
-
-/// <summary>How one rule judged the token.</summary>
-internal enum RuleStatus
-{
-    Pass,
-    Fail,
-    Skipped,
-    NotChecked,
-}
-
-/// <summary>One rule's verdict.</summary>
-internal sealed record RuleResult(string Rule, RuleStatus Status, string Detail, KubernetesTokenFailureReason? Reason = null);
-
-/// <summary>What <c>kubesa inspect</c> found.</summary>
-internal sealed record InspectReport(
-    JwtHeaderDocument? Header,
-    JwtPayloadDocument? Payload,
-    IReadOnlyList<RuleResult> Rules,
-    TokenFailure? Verdict,
-    string KeySource,
-    string? KeyError,
-    IReadOnlyList<string> KeyIds,
-    DateTimeOffset Now)
-{
-    /// <summary>What was assumed to judge the rules after a refusal (which configuration or time would lift it).</summary>
-    public IReadOnlyList<string> Notes { get; init; } = [];
-
-    public bool Accepted => Verdict is null;
-}
-
 /// <summary>
 /// Judges a token with the library's own <see cref="KubernetesTokenValidator"/>, rule by rule: the
 /// validator stops at the first refusal, so each refusal that a different service configuration or

@@ -346,7 +346,11 @@ internal sealed class KubernetesServiceAccountHandler(
             var keyId = KubernetesTokenValidator.Shorten(failure.KeyId);
             var issuer = KubernetesTokenValidator.Shorten(failure.Issuer);
             var audience = failure.Audiences is null ? null : KubernetesTokenValidator.Shorten(string.Join(",", failure.Audiences.Take(5)), 128);
-            Log.TokenRefused(Logger, failure.Reason, failure.Description, keyId, issuer, audience, failure.Namespace, failure.ServiceAccount);
+            // Every field may come from an unverified token: shortened, control characters replaced.
+            var description = KubernetesTokenValidator.Shorten(failure.Description, 512);
+            var ns = KubernetesTokenValidator.ShortenOrNull(failure.Namespace);
+            var serviceAccount = KubernetesTokenValidator.ShortenOrNull(failure.ServiceAccount);
+            Log.TokenRefused(Logger, failure.Reason, description, keyId, issuer, audience, ns, serviceAccount);
         }
 
         Record(started, "failure", failure.Reason.ToString(), isLegacy: null, cacheHit);

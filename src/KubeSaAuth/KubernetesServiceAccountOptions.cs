@@ -199,6 +199,12 @@ public class KubernetesServiceAccountOptions : AuthenticationSchemeOptions
             return $"The '{nameof(Issuer)}' option (or '{nameof(MetadataAddress)}', or '{nameof(InCluster)}') must be set: the service-account issuer of the cluster, e.g. 'https://kubernetes.default.svc.cluster.local' (kubectl get --raw /.well-known/openid-configuration shows it).";
         }
 
+        if (string.IsNullOrWhiteSpace(Issuer) && string.IsNullOrWhiteSpace(MetadataAddress) && !InCluster)
+        {
+            // Only JwksUri: keys, but no discovery document to learn the issuer from, so every token would be refused.
+            return $"The '{nameof(Issuer)}' option must be set when only '{nameof(JwksUri)}' is: without a discovery document ('{nameof(MetadataAddress)}') there is nothing to learn the issuer from.";
+        }
+
         if (Audiences.Count == 0)
         {
             return $"The '{nameof(Audiences)}' option must name at least one audience: the audience of the projected token your callers mount (serviceAccountToken.audience).";

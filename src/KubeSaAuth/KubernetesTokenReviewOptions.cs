@@ -37,9 +37,10 @@ public sealed class KubernetesTokenReviewOptions
 
     internal string? GetValidationError()
     {
-        if (CacheDuration < TimeSpan.Zero)
+        // The point of TokenReview is to learn soon that a Pod was deleted: a verdict kept for hours defeats it.
+        if (CacheDuration < TimeSpan.Zero || CacheDuration > TimeSpan.FromHours(1))
         {
-            return $"The 'TokenReview:{nameof(CacheDuration)}' option ({CacheDuration}) must not be negative.";
+            return $"The 'TokenReview:{nameof(CacheDuration)}' option ({CacheDuration}) must be between 00:00:00 and 01:00:00 (the API server itself caches for 10 seconds).";
         }
 
         if (MaxConcurrency < 1)

@@ -15,13 +15,16 @@ public sealed class KubernetesValidationCacheOptions
     /// <value>Default <see langword="true"/>.</value>
     public bool Enabled { get; set; } = true;
 
-    /// <summary>The largest number of tokens held; past it, the oldest entries are evicted.</summary>
+    /// <summary>The largest number of tokens held; past it, expired entries are evicted first, then those closest to expiry.</summary>
     /// <value>Default 10000.</value>
     public int MaxEntries { get; set; } = 10_000;
 
     /// <summary>The longest a validated token is reused without validating it again.</summary>
     /// <value>Default 5 minutes.</value>
     public TimeSpan MaxAge { get; set; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>The largest <see cref="MaxAge"/> accepted: longer than any bound token lives by default.</summary>
+    internal static readonly TimeSpan MaximumMaxAge = TimeSpan.FromDays(1);
 
     internal string? GetValidationError()
     {
@@ -30,9 +33,9 @@ public sealed class KubernetesValidationCacheOptions
             return $"The 'ValidationCache:{nameof(MaxEntries)}' option ({MaxEntries}) must be at least 1.";
         }
 
-        if (MaxAge <= TimeSpan.Zero)
+        if (MaxAge <= TimeSpan.Zero || MaxAge > MaximumMaxAge)
         {
-            return $"The 'ValidationCache:{nameof(MaxAge)}' option ({MaxAge}) must be positive.";
+            return $"The 'ValidationCache:{nameof(MaxAge)}' option ({MaxAge}) must be positive and at most {MaximumMaxAge} (a token is reused at most until its expiry anyway).";
         }
 
         return null;

@@ -26,7 +26,7 @@ internal sealed class KubernetesLiveTokenReviewRequirement : AuthorizationHandle
         var sawKubernetesIdentity = false;
         foreach (var identity in context.User.Identities)
         {
-            if (identity is not KubernetesClaimsIdentity { IsAuthenticated: true } kubernetes || kubernetes.AuthenticationType is not { } scheme)
+            if (identity is not KubernetesClaimsIdentity { IsAuthenticated: true } kubernetes || kubernetes.Scheme is not { } scheme)
             {
                 continue;
             }

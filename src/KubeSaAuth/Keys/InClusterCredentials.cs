@@ -20,6 +20,10 @@ internal sealed class InClusterCredentials
     public const string CaFile = "ca.crt";
     public const string NamespaceFile = "namespace";
 
+    // RFC 5280 §4.2.1.12 id-kp-serverAuth: the cluster CA also signs client certificates (kubelets,
+    // controllers); only a certificate issued for a TLS server may speak for the API server.
+    private static readonly Oid ServerAuthentication = new("1.3.6.1.5.5.7.3.1", "Server Authentication");
+
     private readonly object _gate = new();
     private readonly string _caPath;
     private TrustedRoots? _roots;
@@ -112,6 +116,8 @@ internal sealed class InClusterCredentials
         custom.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
         custom.ChainPolicy.CustomTrustStore.AddRange(roots);
         custom.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
+        custom.ChainPolicy.DisableCertificateDownloads = true;
+        custom.ChainPolicy.ApplicationPolicy.Add(ServerAuthentication);
         if (chain is not null)
         {
             foreach (var element in chain.ChainElements)

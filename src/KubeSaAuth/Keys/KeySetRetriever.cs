@@ -8,18 +8,6 @@ using Microsoft.IdentityModel.Tokens;
 
 namespace KubeSaAuth.Keys;
 
-/// <summary>What one fetch of discovery and JWKS returned.</summary>
-internal sealed record RetrievedKeys(IReadOnlyList<JsonWebKey> Keys, string? DiscoveredIssuer, string JwksUri);
-
-/// <summary>A failed fetch: the address and, when the server answered, its status code.</summary>
-internal sealed class KeyFetchException(string address, int? statusCode, string message, Exception? inner = null)
-    : Exception(message, inner)
-{
-    public string Address { get; } = address;
-
-    public int? StatusCode { get; } = statusCode;
-}
-
 /// <summary>
 /// Fetches the discovery document and the JWKS the way the API server serves them. Uses IdentityModel's
 /// <see cref="OpenIdConnectConfiguration"/> and <see cref="JsonWebKeySet"/> parsers; never follows a

@@ -7,9 +7,6 @@ using Microsoft.Extensions.Logging;
 
 namespace KubeSaAuth.Keys;
 
-/// <summary>What a key source reports about itself (health check, metrics).</summary>
-internal sealed record KeySourceStatus(int KeyCount, bool HasKeys, bool IsStale, DateTimeOffset? LastSuccess, DateTimeOffset? LastFailure, string? LastError, int ConsecutiveFailures);
-
 /// <summary>
 /// The issuer's signing keys for one scheme: the only component that talks to the network.
 /// </summary>
@@ -117,7 +114,11 @@ internal sealed class SigningKeySource : IDisposable
         var fetch = TryStartFetch();
         if (fetch is null)
         {
-            Log.UnknownKeyIdThrottled(_logger, _scheme, keyId);
+            if (_logger.IsEnabled(LogLevel.Debug))
+            {
+                var shortKeyId = Tokens.KubernetesTokenValidator.Shorten(keyId);
+                Log.UnknownKeyIdThrottled(_logger, _scheme, shortKeyId);
+            }
             return new ValueTask<KeySet?>(current);
         }
 

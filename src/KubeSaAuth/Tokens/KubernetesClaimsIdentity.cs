@@ -17,7 +17,12 @@ namespace KubeSaAuth.Tokens;
 /// nothing mutable is shared between requests. Its claims are created on first read: the namespace
 /// policies read <see cref="ServiceAccount"/>, and a request that never enumerates claims never pays for
 /// them. Every member that reads or changes claims materializes them first, so to a caller it behaves as
-/// an identity built with its claims.
+/// an identity built with its claims. Copies: <see cref="Clone"/> returns this type with every claim;
+/// <c>new ClaimsIdentity(identity)</c> reads <see cref="AuthenticationType"/> (which materializes) before
+/// copying the base claim list, so it copies every claim too — but into a plain identity that the
+/// namespace policies do not trust. <c>new ClaimsIdentity(identity, claims, authenticationType, …)</c> with
+/// an explicit authentication type reads no overridable member first and copies no claims unless they
+/// were read before (docs/security.md).
 /// </remarks>
 internal sealed class KubernetesClaimsIdentity : CaseSensitiveClaimsIdentity
 {
@@ -38,6 +43,9 @@ internal sealed class KubernetesClaimsIdentity : CaseSensitiveClaimsIdentity
 
     public KubernetesServiceAccount ServiceAccount { get; }
 
+    /// <summary>The authentication type (the scheme), read without building the claims.</summary>
+    internal string? Scheme => base.AuthenticationType;
+
     /// <summary>Whether the claims have been created (tests, diagnostics).</summary>
     internal bool ClaimsMaterialized => _materialized;
 
@@ -51,6 +59,21 @@ internal sealed class KubernetesClaimsIdentity : CaseSensitiveClaimsIdentity
     }
 
     public override string? Name => _materialized ? base.Name : ServiceAccount.Username;
+
+    /// <summary>
+    /// Materializes the claims: <c>new ClaimsIdentity(identity)</c> (the copy constructor claims
+    /// transformations use) reads this property, then copies the base claim list directly, bypassing every
+    /// override. Nothing on the handler's or authorization's path reads it, so a request that reads no
+    /// claims still builds none.
+    /// </summary>
+    public override string? AuthenticationType
+    {
+        get
+        {
+            EnsureClaims();
+            return base.AuthenticationType;
+        }
+    }
 
     public override ClaimsIdentity Clone() => new KubernetesClaimsIdentity(this);
 

@@ -34,11 +34,16 @@ internal sealed class KubernetesTokenValidator
     // encryption and compression.
     private static readonly string[] RefusedHeaderParameters = ["crit", "jku", "jwk", "x5u", "x5c", "b64", "enc", "zip"];
 
+    // C0, DEL, C1, and U+2028/U+2029 (line and paragraph separators): never copied from a token into a log or a description.
+    private static readonly SearchValues<char> ControlCharacters = SearchValues.Create(
+        string.Concat(Enumerable.Range(0, 0x20).Concat(Enumerable.Range(0x7F, 0x21)).Concat([0x2028, 0x2029]).Select(c => (char)c)));
+
     private static readonly SearchValues<char> Base64UrlAlphabet =
         SearchValues.Create("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_");
 
-    // RFC 7519 NumericDate, bounded to what DateTimeOffset can hold.
-    private const long MaxNumericDate = 253402300799;
+    // RFC 7519 NumericDate, capped at 9999-01-01T00:00:00Z: a year below DateTimeOffset.MaxValue, so that
+    // adding the clock skew (at most 10 minutes) or a cache lifetime to a token's time never overflows.
+    internal const long MaxNumericDate = 253370764800;
 
     private readonly SigningKeySource _keys;
     private readonly TimeProvider _time;
@@ -90,9 +95,10 @@ internal sealed class KubernetesTokenValidator
         var keySet = await _keys.GetKeySetAsync(cancellationToken).ConfigureAwait(false);
         if (keySet is null)
         {
-            var status = _keys.GetStatus();
+            // The fetch error (addresses, status codes) stays in the KeyFetchFailed log: this description
+            // reaches unauthenticated callers in WWW-Authenticate.
             return Refuse(KubernetesTokenFailureReason.KeysUnavailable,
-                $"the issuer's signing keys have not been fetched yet{(status.LastError is null ? string.Empty : $" (last error: {status.LastError})")}; retry shortly",
+                "the issuer's signing keys are not available yet; retry shortly",
                 header, claims);
         }
 
@@ -424,7 +430,7 @@ internal sealed class KubernetesTokenValidator
         {
             if (warn < 0 || warn > MaxNumericDate)
             {
-                failure = new(KubernetesTokenFailureReason.Malformed, "'kubernetes.io.warnafter' is out of range", Namespace: ns, ServiceAccount: name);
+                failure = new(KubernetesTokenFailureReason.Malformed, OutOfRange("kubernetes.io.warnafter", warn), Namespace: ns, ServiceAccount: name);
                 return null;
             }
 
@@ -552,7 +558,7 @@ internal sealed class KubernetesTokenValidator
         {
             if (value is < 0 or > MaxNumericDate)
             {
-                failure = new(KubernetesTokenFailureReason.Malformed, $"'{claim}' is out of range", Namespace: ns, ServiceAccount: name);
+                failure = new(KubernetesTokenFailureReason.Malformed, OutOfRange(claim, value.Value), Namespace: ns, ServiceAccount: name);
                 return false;
             }
         }
@@ -590,6 +596,9 @@ internal sealed class KubernetesTokenValidator
         return true;
     }
 
+    private static string OutOfRange(string claim, long value) =>
+        $"'{claim}' ({value.ToString(System.Globalization.CultureInfo.InvariantCulture)}) is out of range: a time in a token must be between 0 and {MaxNumericDate} (9999-01-01)";
+
     private static bool VerifySignature(string token, int signingInputLength, string algorithm, SigningKey[] keys)
     {
         var signatureChars = token.AsSpan(signingInputLength + 1);
@@ -621,7 +630,12 @@ internal sealed class KubernetesTokenValidator
         }
     }
 
-    /// <summary>Cuts a value from the token to a length fit for a log line or an error description.</summary>
+    /// <summary>
+    /// Cuts a value from the token to a length fit for a log line or an error description, and replaces
+    /// control characters (CR, LF, …, and the Unicode line and paragraph separators) with '?', so that a
+    /// token cannot forge log lines or stretch a description. Every token-derived value in a description or
+    /// a log field goes through here.
+    /// </summary>
     internal static string Shorten(string? value, int max = 64)
     {
         if (value is null)
@@ -629,6 +643,35 @@ internal sealed class KubernetesTokenValidator
             return "(none)";
         }
 
-        return value.Length <= max ? value : string.Concat(value.AsSpan(0, max), "…");
+        var length = Math.Min(value.Length, max);
+        if (length < value.Length && length > 0 && char.IsHighSurrogate(value[length - 1]))
+        {
+            length--;
+        }
+
+        var truncated = length < value.Length;
+        var kept = value.AsSpan(0, length);
+        if (kept.IndexOfAny(ControlCharacters) < 0)
+        {
+            return truncated ? string.Concat(kept, "…") : value;
+        }
+
+        return string.Create(length + (truncated ? 1 : 0), (value, truncated), static (span, state) =>
+        {
+            var (source, cut) = state;
+            var count = cut ? span.Length - 1 : span.Length;
+            for (var i = 0; i < count; i++)
+            {
+                span[i] = ControlCharacters.Contains(source[i]) ? '?' : source[i];
+            }
+
+            if (cut)
+            {
+                span[^1] = '…';
+            }
+        });
     }
+
+    /// <summary>As <see cref="Shorten"/>, but <see langword="null"/> stays <see langword="null"/> (an absent log field).</summary>
+    internal static string? ShortenOrNull(string? value, int max = 64) => value is null ? null : Shorten(value, max);
 }

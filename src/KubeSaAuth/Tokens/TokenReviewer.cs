@@ -200,15 +200,27 @@ internal sealed class TokenReviewer : ITokenReviewer, IDisposable
             return Outcome.Unavailable($"the answer is larger than {MaxResponseBytes} bytes");
         }
 
-        var body = await response.Content.ReadAsByteArrayAsync(cancellationToken).ConfigureAwait(false);
-        if (body.Length > MaxResponseBytes)
+        // Read with a cap: a chunked answer names no length.
+        using var body = new MemoryStream();
+        var stream = await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
+        await using (stream.ConfigureAwait(false))
         {
-            return Outcome.Unavailable($"the answer is larger than {MaxResponseBytes} bytes");
+            var chunk = new byte[16 * 1024];
+            int read;
+            while ((read = await stream.ReadAsync(chunk, cancellationToken).ConfigureAwait(false)) > 0)
+            {
+                if (body.Length + read > MaxResponseBytes)
+                {
+                    return Outcome.Unavailable($"the answer is larger than {MaxResponseBytes} bytes");
+                }
+
+                body.Write(chunk, 0, read);
+            }
         }
 
         try
         {
-            return Judge(body, serviceAccount);
+            return Judge(body.GetBuffer().AsMemory(0, (int)body.Length), serviceAccount);
         }
         catch (JsonException)
         {
@@ -241,7 +253,7 @@ internal sealed class TokenReviewer : ITokenReviewer, IDisposable
         return buffer.ToArray();
     }
 
-    private Outcome Judge(byte[] body, KubernetesServiceAccount serviceAccount)
+    private Outcome Judge(ReadOnlyMemory<byte> body, KubernetesServiceAccount serviceAccount)
     {
         using var document = JsonDocument.Parse(body);
         var root = document.RootElement;
@@ -281,12 +293,18 @@ internal sealed class TokenReviewer : ITokenReviewer, IDisposable
             return Reject(serviceAccount, $"the API server authenticated the token for none of the audiences [{string.Join(", ", _audiences.Select(a => $"'{a}'"))}]");
         }
 
-        // The API server's user must be the caller local validation found; anything else is a different identity.
+        // The API server's user must be the caller local validation found; anything else, or no user at
+        // all, is not a confirmation of this caller.
         var username = status.TryGetProperty("user", out var user) && user.ValueKind == JsonValueKind.Object
             && user.TryGetProperty("username", out var name) && name.ValueKind == JsonValueKind.String
             ? name.GetString()
             : null;
-        if (username is not null && !string.Equals(username, serviceAccount.Username, StringComparison.Ordinal))
+        if (username is null)
+        {
+            return Reject(serviceAccount, $"the API server authenticated the token but named no user; expected '{serviceAccount.Username}'");
+        }
+
+        if (!string.Equals(username, serviceAccount.Username, StringComparison.Ordinal))
         {
             return Reject(serviceAccount, $"the API server authenticated the token as '{Sanitize(username)}', not '{serviceAccount.Username}'");
         }

@@ -104,7 +104,8 @@ internal sealed class ValidationCache
             expiresAt = exp;
         }
 
-        if (_enforceWarnAfter && serviceAccount.WarnAfter is { } warnAfter && warnAfter + _skew < expiresAt)
+        // Compared as warnAfter < expiresAt - skew: never an addition to a time read from the token.
+        if (_enforceWarnAfter && serviceAccount.WarnAfter is { } warnAfter && warnAfter < expiresAt - _skew)
         {
             expiresAt = warnAfter + _skew;
         }

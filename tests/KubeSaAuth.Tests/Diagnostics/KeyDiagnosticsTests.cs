@@ -219,6 +219,29 @@ public sealed class KeyDiagnosticsTests
         Assert.Contains("503", fetch.StatusDescription, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task Discovery_naming_another_issuer_is_logged_and_the_configured_issuer_still_rules()
+    {
+        const string configured = "https://configured.example";
+        var time = KeyRefreshTests.NewClock();
+        using var api = new FakeApiServer(time);
+        await using var host = await KeysTestHost.StartAsync(time, o =>
+        {
+            api.Configure(o);
+            o.Issuer = configured;
+        }, services: s => s.AddLogging(b => b.AddFakeLogging()));
+
+        var discovered = await host.SendAsync(api.Issuer.CreateToken().Build());
+        var asConfigured = await host.SendAsync(api.Issuer.CreateToken().WithIssuer(configured).Build());
+
+        Assert.Equal(KubernetesTokenFailureReason.InvalidIssuer, discovered.Reason);
+        Assert.Equal(HttpStatusCode.OK, asConfigured.Status);
+        var record = Assert.Single(host.Services.GetFakeLogCollector().GetSnapshot(), r => r.Id.Name == "IssuerMismatch");
+        Assert.Equal(LogLevel.Warning, record.Level);
+        Assert.Contains(api.Issuer.Issuer, record.Message, StringComparison.Ordinal);
+        Assert.Contains(configured, record.Message, StringComparison.Ordinal);
+    }
+
     private static Task<KeysTestHost> StartAsync(Microsoft.Extensions.Time.Testing.FakeTimeProvider time, FakeApiServer api) =>
         KeysTestHost.StartAsync(time, api.Configure, services: s =>
         {

@@ -5,6 +5,7 @@ using System.Net;
 using System.Text;
 using System.Text.Json.Nodes;
 using KubeSaAuth.Tests.Keys;
+using KubeSaAuth.Tests.Vectors;
 using Microsoft.Extensions.Time.Testing;
 
 namespace KubeSaAuth.Tests.Hostile;
@@ -23,7 +24,7 @@ public sealed class NegativeVectorTests
         get
         {
             var data = new TheoryData<string>();
-            var vectors = HostileVectors.Load();
+            var vectors = (TokenVectors.Path is null ? null : (JsonNode)TokenVectors.Document);
             if (vectors is null)
             {
                 data.Add("(vectors file missing)");
@@ -42,11 +43,11 @@ public sealed class NegativeVectorTests
         }
     }
 
-    [HostileVectorsTheory]
+    [VectorsTheory]
     [MemberData(nameof(NegativeVectors))]
     public async Task Negative_vector_is_refused_with_401_and_a_reason(string name)
     {
-        var vectors = HostileVectors.Load()!;
+        var vectors = (TokenVectors.Path is null ? null : (JsonNode)TokenVectors.Document)!;
         await using var host = await StartAsync(vectors);
         var token = vectors["derived_with_k8s_test_keys"]![name]!["token"]!.GetValue<string>();
 
@@ -57,10 +58,10 @@ public sealed class NegativeVectorTests
         Assert.False(string.IsNullOrWhiteSpace(outcome.Description));
     }
 
-    [HostileVectorsFact]
+    [VectorsFact]
     public async Task Positive_control_vector_is_accepted_by_the_same_host()
     {
-        var vectors = HostileVectors.Load()!;
+        var vectors = (TokenVectors.Path is null ? null : (JsonNode)TokenVectors.Document)!;
         await using var host = await StartAsync(vectors);
         var token = vectors["derived_with_k8s_test_keys"]!["bound_sa_only_rs256"]!["token"]!.GetValue<string>();
 
@@ -86,55 +87,5 @@ public sealed class NegativeVectorTests
             {
                 Content = new StringContent(jwks, Encoding.UTF8, "application/jwk-set+json"),
             });
-    }
-}
-
-/// <summary>Finds the shared vectors file (<c>../shared/vectors</c> next to the repository root).</summary>
-internal static class HostileVectors
-{
-    private static readonly Lazy<JsonNode?> Vectors = new(() =>
-    {
-        var path = FindPath();
-        return path is null ? null : JsonNode.Parse(File.ReadAllText(path));
-    });
-
-    public static string? FindPath()
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            if (File.Exists(Path.Combine(dir.FullName, "KubeSaAuth.sln")))
-            {
-                var path = Path.Combine(dir.FullName, "..", "shared", "vectors", "kubernetes-token-vectors.json");
-                return File.Exists(path) ? path : null;
-            }
-        }
-
-        return null;
-    }
-
-    public static JsonNode? Load() => Vectors.Value;
-}
-
-/// <summary>A fact skipped, with a message, when the shared vectors file is missing.</summary>
-internal sealed class HostileVectorsFactAttribute : FactAttribute
-{
-    public HostileVectorsFactAttribute()
-    {
-        if (HostileVectors.FindPath() is null)
-        {
-            Skip = "The shared vectors file (../shared/vectors/kubernetes-token-vectors.json) is missing.";
-        }
-    }
-}
-
-/// <summary>A theory skipped, with a message, when the shared vectors file is missing.</summary>
-internal sealed class HostileVectorsTheoryAttribute : TheoryAttribute
-{
-    public HostileVectorsTheoryAttribute()
-    {
-        if (HostileVectors.FindPath() is null)
-        {
-            Skip = "The shared vectors file (../shared/vectors/kubernetes-token-vectors.json) is missing.";
-        }
     }
 }

@@ -3,6 +3,7 @@
 
 using System.Collections.Concurrent;
 using System.Net;
+using System.Net.Security;
 using System.Runtime.InteropServices;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
@@ -12,6 +13,7 @@ using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Server.Kestrel.Https;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
@@ -35,8 +37,11 @@ internal sealed class TestCertificateAuthority : IDisposable
 
     public string Pem => Certificate.ExportCertificatePem();
 
-    /// <summary>A TLS server certificate for 127.0.0.1, ::1 and localhost, with its private key.</summary>
-    public X509Certificate2 IssueServerCertificate()
+    /// <summary>
+    /// A TLS server certificate for 127.0.0.1, ::1 and localhost, with its private key; <paramref name="extendedKeyUsage"/>
+    /// is serverAuth unless a test wants another.
+    /// </summary>
+    public X509Certificate2 IssueServerCertificate(string extendedKeyUsage = "1.3.6.1.5.5.7.3.1")
     {
         using var key = RSA.Create(2048);
         var request = new CertificateRequest("CN=kube-apiserver", key, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
@@ -46,7 +51,7 @@ internal sealed class TestCertificateAuthority : IDisposable
         names.AddDnsName("localhost");
         request.CertificateExtensions.Add(names.Build());
         request.CertificateExtensions.Add(new X509BasicConstraintsExtension(false, false, 0, false));
-        request.CertificateExtensions.Add(new X509EnhancedKeyUsageExtension([new Oid("1.3.6.1.5.5.7.3.1")], false));
+        request.CertificateExtensions.Add(new X509EnhancedKeyUsageExtension([new Oid(extendedKeyUsage)], false));
         request.CertificateExtensions.Add(new X509AuthorityKeyIdentifierExtension(X509AuthorityKeyIdentifierExtension.CreateFromCertificate(Certificate, true, false).RawData, false));
         var serial = new byte[8];
         RandomNumberGenerator.Fill(serial);
@@ -162,7 +167,12 @@ internal sealed class TestApiServer : IAsyncDisposable
     {
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
-        builder.WebHost.ConfigureKestrel(k => k.Listen(address ?? IPAddress.Loopback, 0, listen => listen.UseHttps(certificate)));
+        // The handshake callback, not UseHttps(certificate): Kestrel refuses to serve a certificate without
+        // serverAuth, and the tests need such an impostor to show that the client refuses it.
+        builder.WebHost.ConfigureKestrel(k => k.Listen(address ?? IPAddress.Loopback, 0, listen => listen.UseHttps(new TlsHandshakeCallbackOptions
+        {
+            OnConnection = _ => ValueTask.FromResult(new SslServerAuthenticationOptions { ServerCertificate = certificate }),
+        })));
         var app = builder.Build();
         var server = new TestApiServer(app, issuer);
         app.Run(async context =>

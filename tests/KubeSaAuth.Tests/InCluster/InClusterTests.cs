@@ -122,6 +122,23 @@ public sealed class InClusterTests : IAsyncLifetime
         Assert.False(runtime.Keys.GetStatus().HasKeys);
     }
 
+    [Theory]
+    [InlineData("1.3.6.1.5.5.7.3.2")] // clientAuth: a kubelet's or controller's client certificate
+    [InlineData("1.3.6.1.5.5.7.3.3")] // codeSigning
+    public async Task Refuses_a_cluster_ca_certificate_not_issued_for_a_tls_server_and_sends_it_nothing(string extendedKeyUsage)
+    {
+        await using var impostor = await TestApiServer.StartAsync(_clusterCa.IssueServerCertificate(extendedKeyUsage), _issuer);
+        using var sa = Directory("pod-token-1", _clusterCa.Pem);
+        using var services = BuildServices(sa, port: impostor.Port);
+        var runtime = GetRuntime(services, out _);
+
+        var fetched = await runtime.Keys.FetchNowAsync(CancellationToken.None);
+
+        Assert.False(fetched);
+        Assert.Empty(impostor.Authorizations);
+        Assert.False(runtime.Keys.GetStatus().HasKeys);
+    }
+
     [Fact]
     public async Task Does_not_trust_the_machine_store_nor_skip_the_check_when_ca_crt_names_no_certificate()
     {

@@ -15,6 +15,7 @@ public sealed class OptionsTests
     public static TheoryData<string, Action<KubernetesServiceAccountOptions>, string> InvalidOptions => new()
     {
         { "no issuer", o => o.Issuer = null, "The 'Issuer' option (or 'MetadataAddress', or 'InCluster') must be set" },
+        { "only a jwks uri", o => { o.Issuer = null; o.JwksUri = "https://k8s.example/openid/v1/jwks"; }, "The 'Issuer' option must be set when only 'JwksUri' is" },
         { "no audience", o => o.Audiences.Clear(), "The 'Audiences' option must name at least one audience" },
         { "blank audience", o => o.Audiences.Add(" "), "audiences are compared exactly" },
         { "padded audience", o => o.Audiences.Add("my-api "), "leading or trailing spaces" },
@@ -32,6 +33,9 @@ public sealed class OptionsTests
         { "tiny max token size", o => o.MaxTokenSize = 100, "The 'MaxTokenSize' option (100)" },
         { "no fetch wait", o => o.MaxKeyFetchWait = TimeSpan.Zero, "The 'MaxKeyFetchWait' option" },
         { "no backchannel timeout", o => o.BackchannelTimeout = TimeSpan.Zero, "The 'BackchannelTimeout' option" },
+        { "cache max age zero", o => o.ValidationCache.MaxAge = TimeSpan.Zero, "The 'ValidationCache:MaxAge' option" },
+        { "cache max age absurd", o => o.ValidationCache.MaxAge = TimeSpan.MaxValue, "must be positive and at most 1.00:00:00" },
+        { "review verdicts kept for hours", o => o.TokenReview.CacheDuration = TimeSpan.FromHours(2), "The 'TokenReview:CacheDuration' option (02:00:00) must be between 00:00:00 and 01:00:00" },
     };
 
     [Theory]
@@ -87,6 +91,25 @@ public sealed class OptionsTests
         Assert.Equal(TimeSpan.FromSeconds(60), options.ClockSkew);
         Assert.Equal(16 * 1024, options.MaxTokenSize);
         Assert.True(options.IncludeErrorDetails);
+        Assert.True(options.EnforceWarnAfter);
+        Assert.False(options.TokenReview.FallBackToLocalValidation);
+    }
+
+    [Fact]
+    public void Timing_defaults_are_the_documented_ones()
+    {
+        var options = new KubernetesServiceAccountOptions();
+
+        // The README's options table and docs/resilience.md quote these.
+        Assert.Equal(TimeSpan.FromSeconds(10), options.RefreshInterval);
+        Assert.Equal(TimeSpan.FromMinutes(5), options.AutomaticRefreshInterval);
+        Assert.Equal(TimeSpan.FromSeconds(3), options.MaxKeyFetchWait);
+        Assert.Equal(TimeSpan.FromSeconds(10), options.BackchannelTimeout);
+        Assert.Equal(TimeSpan.FromSeconds(10), options.TokenReview.CacheDuration);
+        Assert.Equal(16, options.TokenReview.MaxConcurrency);
+        Assert.True(options.ValidationCache.Enabled);
+        Assert.Equal(10_000, options.ValidationCache.MaxEntries);
+        Assert.Equal(TimeSpan.FromMinutes(5), options.ValidationCache.MaxAge);
     }
 
     [Fact]

@@ -141,6 +141,45 @@ public sealed class TokenReviewerTests : IDisposable
         Assert.Equal(KubernetesTokenFailureReason.TokenReviewRejected, failure?.Reason);
     }
 
+    [Theory]
+    [InlineData("absent")]
+    [InlineData("{}")]
+    [InlineData("{\"username\":null}")]
+    [InlineData("{\"username\":42}")]
+    [InlineData("\"system:serviceaccount:my-namespace:caller\"")]
+    public async Task Refuses_an_authenticated_answer_that_names_no_user(string user)
+    {
+        var answer = Authenticated();
+        var status = answer["status"]!.AsObject();
+        status.Remove("user");
+        if (user != "absent")
+        {
+            status["user"] = JsonNode.Parse(user);
+        }
+
+        Answer(answer);
+        using var reviewer = CreateReviewer();
+
+        var failure = await reviewer.ReviewAsync(Token, Caller, forceFresh: false, CancellationToken.None);
+
+        Assert.Equal(KubernetesTokenFailureReason.TokenReviewRejected, failure?.Reason);
+        Assert.Contains("named no user", failure!.Description, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Stops_reading_an_answer_of_unknown_length_at_the_cap()
+    {
+        // A chunked answer: no Content-Length, 64 MiB of body if read to the end.
+        var body = new CountingStream(64 * 1024 * 1024);
+        using var client = new HttpClient(new StreamingHandler(body));
+        using var reviewer = new TokenReviewer("test", new Uri("https://kubernetes.test"), () => client, _options, _time, NullLogger.Instance, metrics: null);
+
+        var failure = await reviewer.ReviewAsync(Token, Caller, forceFresh: false, CancellationToken.None);
+
+        Assert.Equal(KubernetesTokenFailureReason.TokenReviewUnavailable, failure?.Reason);
+        Assert.True(body.BytesRead <= 512 * 1024, $"read {body.BytesRead} bytes of an answer larger than the cap");
+    }
+
     [Fact]
     public async Task Posts_the_token_and_audiences_as_kubernetes_expects()
     {
@@ -360,6 +399,51 @@ public sealed class TokenReviewerTests : IDisposable
 
     private TokenReviewer CreateReviewer(string? address = null, TokenReviewMetrics? metrics = null) =>
         new("test", new Uri(address ?? _apiServer.Url!), () => _client, _options, _time, NullLogger.Instance, metrics);
+
+    /// <summary>Answers 201 with <paramref name="body"/> and no Content-Length, as a chunked answer does.</summary>
+    private sealed class StreamingHandler(Stream body) : HttpMessageHandler
+    {
+        protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+        {
+            var content = new StreamContent(body);
+            content.Headers.ContentType = new System.Net.Http.Headers.MediaTypeHeaderValue("application/json");
+            return Task.FromResult(new HttpResponseMessage(System.Net.HttpStatusCode.Created) { RequestMessage = request, Content = content });
+        }
+    }
+
+    /// <summary>A non-seekable stream of <paramref name="length"/> spaces that counts what was read.</summary>
+    private sealed class CountingStream(long length) : Stream
+    {
+        public long BytesRead { get; private set; }
+
+        public override bool CanRead => true;
+
+        public override bool CanSeek => false;
+
+        public override bool CanWrite => false;
+
+        public override long Length => throw new NotSupportedException();
+
+        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+
+        public override int Read(byte[] buffer, int offset, int count)
+        {
+            var n = (int)Math.Min(count, length - BytesRead);
+            buffer.AsSpan(offset, n).Fill((byte)' ');
+            BytesRead += n;
+            return n;
+        }
+
+        public override void Flush()
+        {
+        }
+
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+        public override void SetLength(long value) => throw new NotSupportedException();
+
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+    }
 
     /// <summary>Holds every request until <see cref="Open"/>, counting how many are in flight at once.</summary>
     private sealed class GatedHandler(string body) : HttpMessageHandler

@@ -3,6 +3,7 @@
 
 using KubeSaAuth.Testing;
 using KubeSaAuth.Tool;
+using KubeSaAuth.Tests.Vectors;
 
 namespace KubeSaAuth.Tests.Tool;
 
@@ -34,7 +35,7 @@ public sealed class InspectCommandTests : IDisposable
         { "bound_pod_es256", ClusterIssuer },
     };
 
-    [ToolVectorsTheory]
+    [VectorsTheory]
     [MemberData(nameof(AcceptedVectors))]
     public async Task Accepts_a_valid_vector_at_a_time_within_its_lifetime(string vector, string audience)
     {
@@ -59,7 +60,7 @@ public sealed class InspectCommandTests : IDisposable
         { "neg_hs256_confusion", [], KubernetesTokenFailureReason.UnsupportedAlgorithm, "algorithm and header" },
     };
 
-    [ToolVectorsTheory]
+    [VectorsTheory]
     [MemberData(nameof(RefusedVectors))]
     public async Task Refuses_a_vector_and_names_the_rule_and_reason(string vector, string[] extra, KubernetesTokenFailureReason reason, string rule)
     {
@@ -70,7 +71,7 @@ public sealed class InspectCommandTests : IDisposable
         Assert.Contains($"[FAIL] {rule,-21} {reason}:", output, StringComparison.Ordinal);
     }
 
-    [ToolVectorsFact]
+    [VectorsFact]
     public async Task Explains_the_rules_after_an_expiry_as_judged_within_the_lifetime()
     {
         var (_, output) = await RunAsync("inspect", ToolVectors.Token("bound_node_rs256"), "--jwks", _jwksFile, "--audience", "vault");
@@ -80,7 +81,7 @@ public sealed class InspectCommandTests : IDisposable
         Assert.Contains("note: the rules after 'lifetime' were judged at 2023-11-14 22:13:20Z", output, StringComparison.Ordinal);
     }
 
-    [ToolVectorsFact]
+    [VectorsFact]
     public async Task Marks_the_claims_of_a_forged_payload_as_moot()
     {
         var (_, output) = await RunAsync("inspect", ToolVectors.Token("neg_tampered_payload"), "--jwks", _jwksFile, "--now", DuringLifetime);
@@ -90,7 +91,7 @@ public sealed class InspectCommandTests : IDisposable
         Assert.Contains("[pass] key id", output, StringComparison.Ordinal);
     }
 
-    [ToolVectorsFact]
+    [VectorsFact]
     public async Task Accepts_a_legacy_vector_when_legacy_tokens_are_allowed()
     {
         var (exit, output) = await RunAsync("inspect", ToolVectors.Token("legacy_rs256"), "--jwks", _jwksFile, "--accept-legacy");
@@ -100,7 +101,7 @@ public sealed class InspectCommandTests : IDisposable
         Assert.Contains("[skip] audience", output, StringComparison.Ordinal);
     }
 
-    [ToolVectorsFact]
+    [VectorsFact]
     public async Task Marks_the_rules_after_an_unliftable_refusal_as_not_checked()
     {
         var (_, output) = await RunAsync("inspect", ToolVectors.Token("neg_hs256_confusion"), "--jwks", _jwksFile);
@@ -109,7 +110,7 @@ public sealed class InspectCommandTests : IDisposable
         Assert.Contains("[pass] size and shape", output, StringComparison.Ordinal);
     }
 
-    [ToolVectorsFact]
+    [VectorsFact]
     public async Task Decodes_the_caller_without_printing_the_token()
     {
         var token = ToolVectors.Token("bound_pod_rs256_extended");
@@ -121,7 +122,7 @@ public sealed class InspectCommandTests : IDisposable
         Assert.DoesNotContain(token.Split('.')[2], output, StringComparison.Ordinal);
     }
 
-    [ToolVectorsFact]
+    [VectorsFact]
     public async Task Reads_the_token_from_a_file_and_from_standard_input()
     {
         var tokenFile = Path.Combine(Path.GetTempPath(), $"kubesa-token-{Guid.NewGuid():N}");

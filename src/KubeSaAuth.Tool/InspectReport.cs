@@ -1,0 +1,23 @@
+// Copyright (c) KubeSaAuth contributors.
+// Licensed under the MIT License. See LICENSE in the repository root.
+
+using KubeSaAuth.Tokens;
+
+namespace KubeSaAuth.Tool;
+
+/// <summary>What <c>kubesa inspect</c> found.</summary>
+internal sealed record InspectReport(
+    JwtHeaderDocument? Header,
+    JwtPayloadDocument? Payload,
+    IReadOnlyList<RuleResult> Rules,
+    TokenFailure? Verdict,
+    string KeySource,
+    string? KeyError,
+    IReadOnlyList<string> KeyIds,
+    DateTimeOffset Now)
+{
+    /// <summary>What was assumed to judge the rules after a refusal (which configuration or time would lift it).</summary>
+    public IReadOnlyList<string> Notes { get; init; } = [];
+
+    public bool Accepted => Verdict is null;
+}

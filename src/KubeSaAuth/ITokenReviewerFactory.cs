@@ -1,0 +1,12 @@
+// Copyright (c) KubeSaAuth contributors.
+// Licensed under the MIT License. See LICENSE in the repository root.
+
+using KubeSaAuth.Tokens;
+
+namespace KubeSaAuth;
+
+/// <summary>Creates the TokenReview step of a scheme, or <see langword="null"/> when it is off.</summary>
+internal interface ITokenReviewerFactory
+{
+    ITokenReviewer? Create(string name, KubernetesServiceAccountOptions options);
+}
