@@ -140,7 +140,7 @@ internal sealed class KubernetesServiceAccountHandler(
                         Log.TokenUncachedByReview(Logger, serviceAccount!.Namespace, serviceAccount.Name);
                     }
 
-                    return await FailAsync(reviewFailure, started, cacheHit);
+                    return await FailAsync(reviewFailure with { IsLegacy = serviceAccount!.IsLegacy }, started, cacheHit);
                 }
 
                 if (forceFresh)
@@ -353,7 +353,8 @@ internal sealed class KubernetesServiceAccountHandler(
             Log.TokenRefused(Logger, failure.Reason, description, keyId, issuer, audience, ns, serviceAccount);
         }
 
-        Record(started, "failure", failure.Reason.ToString(), isLegacy: null, cacheHit);
+        // The token's kind when its claims were read (most refusals); absent for unparsable tokens.
+        Record(started, "failure", failure.Reason.ToString(), failure.IsLegacy, cacheHit);
         var failed = new KubernetesAuthenticationFailedContext(Context, Scheme, Options, failure.ToException());
         await Events.AuthenticationFailed(failed);
         return failed.Result ?? AuthenticateResult.Fail(failed.Exception);

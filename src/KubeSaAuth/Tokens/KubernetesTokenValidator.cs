@@ -89,7 +89,7 @@ internal sealed class KubernetesTokenValidator
             // forged, that is the reason to report (a tampered 'sub' is a forgery, not a subject mismatch).
             // Only keys in hand: a token refused for its claims never causes a key fetch.
             return TokenValidationOutcome.Fail(ForgedUnderKnownKey(token, signingInputLength, header, _keys.Current)
-                ?? failure! with { KeyId = header.KeyId, Issuer = payload.Issuer, Audiences = payload.Audiences });
+                ?? failure! with { KeyId = header.KeyId, Issuer = payload.Issuer, Audiences = payload.Audiences, IsLegacy = payload.Kubernetes is null });
         }
 
         var keySet = await _keys.GetKeySetAsync(cancellationToken).ConfigureAwait(false);
@@ -115,7 +115,7 @@ internal sealed class KubernetesTokenValidator
                 var forged = ForgedUnderKnownKey(token, signingInputLength, header, keySet);
                 if (forged is not null)
                 {
-                    return TokenValidationOutcome.Fail(forged with { Namespace = claims.Namespace, ServiceAccount = claims.Name });
+                    return TokenValidationOutcome.Fail(forged with { Namespace = claims.Namespace, ServiceAccount = claims.Name, IsLegacy = claims.IsLegacy });
                 }
 
                 return Refuse(KubernetesTokenFailureReason.InvalidIssuer, $"issuer '{Shorten(payload.Issuer)}' is not the configured issuer '{expectedIssuer}'", header, claims);
@@ -157,7 +157,7 @@ internal sealed class KubernetesTokenValidator
     }
 
     private static TokenValidationOutcome Refuse(KubernetesTokenFailureReason reason, string description, JwtHeaderDocument header, KubernetesServiceAccount claims) =>
-        TokenValidationOutcome.Fail(new TokenFailure(reason, description, header.KeyId, claims.Issuer, claims.Namespace, claims.Name, claims.Audiences));
+        TokenValidationOutcome.Fail(new TokenFailure(reason, description, header.KeyId, claims.Issuer, claims.Namespace, claims.Name, claims.Audiences, claims.IsLegacy));
 
     /// <summary>
     /// The <see cref="KubernetesTokenFailureReason.InvalidSignature"/> failure when <paramref name="keySet"/> (keys

@@ -11,7 +11,8 @@ internal sealed record TokenFailure(
     string? Issuer = null,
     string? Namespace = null,
     string? ServiceAccount = null,
-    IReadOnlyList<string>? Audiences = null)
+    IReadOnlyList<string>? Audiences = null,
+    bool? IsLegacy = null)
 {
     public KubernetesTokenException ToException() => new(Reason, Description);
 }

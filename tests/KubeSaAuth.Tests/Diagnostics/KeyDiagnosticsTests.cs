@@ -82,6 +82,7 @@ public sealed class KeyDiagnosticsTests
         Assert.Single(measurements, m => Tag(m.Tags, "cache") == "hit");
         var failure = Assert.Single(measurements, m => Tag(m.Tags, "result") == "failure");
         Assert.Equal(nameof(KubernetesTokenFailureReason.InvalidAudience), Tag(failure.Tags, "reason"));
+        Assert.Equal("bound", Tag(failure.Tags, "kind"));
         Assert.Equal(4, duration.GetMeasurementSnapshot().Count);
         Assert.All(duration.GetMeasurementSnapshot(), m => Assert.True(m.Value >= 0));
     }
