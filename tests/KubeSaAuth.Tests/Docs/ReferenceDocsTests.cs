@@ -58,15 +58,9 @@ public sealed class ReferenceDocsTests
 
     private static string Read(string name)
     {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            var path = Path.Combine(dir.FullName, "docs", name);
-            if (File.Exists(Path.Combine(dir.FullName, "KubeSaAuth.sln")) && File.Exists(path))
-            {
-                return File.ReadAllText(path);
-            }
-        }
-
-        throw new FileNotFoundException($"docs/{name} was not found above {AppContext.BaseDirectory}.");
+        var path = RepositoryRoot.Path is { } root ? Path.Combine(root, "docs", name) : null;
+        return path is not null && File.Exists(path)
+            ? File.ReadAllText(path)
+            : throw new FileNotFoundException($"docs/{name} was not found above {AppContext.BaseDirectory}.");
     }
 }

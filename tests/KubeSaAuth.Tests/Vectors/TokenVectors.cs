@@ -99,16 +99,13 @@ internal static class TokenVectors
 
     private static string? FindPath()
     {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        if (RepositoryRoot.Path is not { } root)
         {
-            if (File.Exists(System.IO.Path.Combine(dir.FullName, "KubeSaAuth.sln")))
-            {
-                var candidate = System.IO.Path.GetFullPath(System.IO.Path.Combine(dir.FullName, "..", "shared", "vectors", FileName));
-                return File.Exists(candidate) ? candidate : null;
-            }
+            return null;
         }
 
-        return null;
+        var candidate = System.IO.Path.GetFullPath(System.IO.Path.Combine(root, "..", "shared", "vectors", FileName));
+        return File.Exists(candidate) ? candidate : null;
     }
 }
 
