@@ -2,6 +2,7 @@
 // Licensed under the MIT License. See LICENSE in the repository root.
 
 using System.Globalization;
+using KubeSaAuth.TokenReview;
 using KubeSaAuth.Tokens;
 
 namespace KubeSaAuth.Tool;

@@ -4,7 +4,10 @@
 using KubeSaAuth;
 using KubeSaAuth.Authorization;
 using KubeSaAuth.Diagnostics;
+using KubeSaAuth.InCluster;
 using KubeSaAuth.Keys;
+using KubeSaAuth.Schemes;
+using KubeSaAuth.TokenReview;
 using KubeSaAuth.Tokens;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Authorization;

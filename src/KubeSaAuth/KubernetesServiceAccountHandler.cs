@@ -6,6 +6,8 @@ using System.Security.Claims;
 using System.Text;
 using System.Text.Encodings.Web;
 using KubeSaAuth.Diagnostics;
+using KubeSaAuth.Schemes;
+using KubeSaAuth.TokenReview;
 using KubeSaAuth.Tokens;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Http;
@@ -130,7 +132,7 @@ internal sealed class KubernetesServiceAccountHandler(
             if (runtime.Reviewer is { } reviewer)
             {
                 token ??= tokenStart == 0 && tokenLength == value.Length ? value : value.Substring(tokenStart, tokenLength);
-                var forceFresh = Context.Items.ContainsKey(ForceTokenReviewItem) || Authorization.KubernetesLiveTokenReview.IsRequired(Context);
+                var forceFresh = Context.Items.ContainsKey(ForceTokenReviewItem) || KubernetesLiveTokenReview.IsRequired(Context);
                 var reviewFailure = await reviewer.ReviewAsync(token, serviceAccount!, forceFresh, Context.RequestAborted);
                 if (reviewFailure is not null)
                 {
@@ -145,7 +147,7 @@ internal sealed class KubernetesServiceAccountHandler(
 
                 if (forceFresh)
                 {
-                    Authorization.KubernetesLiveTokenReview.MarkReviewed(Context, Scheme.Name);
+                    KubernetesLiveTokenReview.MarkReviewed(Context, Scheme.Name);
                 }
             }
         }

@@ -1,6 +1,8 @@
 // Copyright (c) KubeSaAuth contributors.
 // Licensed under the MIT License. See LICENSE in the repository root.
 
+using KubeSaAuth.Caching;
+using KubeSaAuth.Schemes;
 using KubeSaAuth.Tokens;
 using Microsoft.AspNetCore.Authentication;
 

@@ -2,6 +2,7 @@
 // Licensed under the MIT License. See LICENSE in the repository root.
 
 using KubeSaAuth.Keys;
+using KubeSaAuth.Schemes;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 

@@ -2,6 +2,7 @@
 // Licensed under the MIT License. See LICENSE in the repository root.
 
 using System.Security.Claims;
+using KubeSaAuth.Caching;
 using KubeSaAuth.Testing;
 using KubeSaAuth.Tokens;
 using Microsoft.AspNetCore.Authentication;

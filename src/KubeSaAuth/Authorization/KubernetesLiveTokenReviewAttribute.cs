@@ -1,6 +1,7 @@
 // Copyright (c) KubeSaAuth contributors.
 // Licensed under the MIT License. See LICENSE in the repository root.
 
+using KubeSaAuth.TokenReview;
 using Microsoft.AspNetCore.Authorization;
 
 namespace KubeSaAuth.Authorization;

@@ -2,6 +2,8 @@
 // Licensed under the MIT License. See LICENSE in the repository root.
 
 using KubeSaAuth.Diagnostics;
+using KubeSaAuth.Schemes;
+using KubeSaAuth.TokenReview;
 using KubeSaAuth.Tokens;
 using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.Http;

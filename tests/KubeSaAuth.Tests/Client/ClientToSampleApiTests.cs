@@ -4,6 +4,7 @@
 using System.Net;
 using KubeSaAuth.Testing;
 using KubeSaAuth.Tests.InCluster;
+using KubeSaAuth.Tests.Infrastructure;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
 using Microsoft.Extensions.DependencyInjection;

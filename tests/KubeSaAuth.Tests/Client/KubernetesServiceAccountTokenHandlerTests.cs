@@ -4,6 +4,7 @@
 using System.Net;
 using KubeSaAuth.Client;
 using KubeSaAuth.Tests.InCluster;
+using KubeSaAuth.Tests.Infrastructure;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Time.Testing;
 

@@ -4,6 +4,7 @@
 using KubeSaAuth.Client;
 using KubeSaAuth.Testing;
 using KubeSaAuth.Tests.InCluster;
+using KubeSaAuth.Tests.Infrastructure;
 using Microsoft.Extensions.Time.Testing;
 
 namespace KubeSaAuth.Tests.Client;

@@ -2,6 +2,8 @@
 // Licensed under the MIT License. See LICENSE in the repository root.
 
 using System.Reflection;
+using KubeSaAuth.Caching;
+using KubeSaAuth.Tests.Infrastructure;
 
 namespace KubeSaAuth.Tests.Docs;
 

@@ -3,13 +3,14 @@
 
 using System.Net;
 using System.Text.Json;
+using KubeSaAuth.Tests.Infrastructure;
 
 namespace KubeSaAuth.Tests.EndToEnd;
 
 /// <summary>The sample API contract of shared/DESIGN.md, over HTTP, with WireMock.Net as the API server.</summary>
 public sealed class SampleApiContractTests : IDisposable
 {
-    private readonly FakeApiServer _cluster = new();
+    private readonly SampleApiFakeApiServer _cluster = new();
 
     public void Dispose() => _cluster.Dispose();
 
@@ -19,7 +20,7 @@ public sealed class SampleApiContractTests : IDisposable
         _cluster.Server.Stop();
         await using var api = _cluster.CreateSampleApi();
 
-        using var response = await FakeApiServer.GetAsync(api.CreateClient(), "/healthz", token: null);
+        using var response = await SampleApiFakeApiServer.GetAsync(api.CreateClient(), "/healthz", token: null);
 
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
     }
@@ -31,7 +32,7 @@ public sealed class SampleApiContractTests : IDisposable
         var token = _cluster.Issuer.CreateToken("my-namespace", "my-service-account")
             .WithServiceAccountUid("sa-uid").WithPod("my-pod", "pod-uid").WithNode("node-1", "node-uid").Build();
 
-        using var response = await FakeApiServer.GetAsync(api.CreateClient(), "/whoami", token);
+        using var response = await SampleApiFakeApiServer.GetAsync(api.CreateClient(), "/whoami", token);
 
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         using var json = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
@@ -53,22 +54,22 @@ public sealed class SampleApiContractTests : IDisposable
         await using var api = _cluster.CreateSampleApi();
         var client = api.CreateClient();
 
-        using var first = await FakeApiServer.GetAsync(client, "/whoami", _cluster.Issuer.CreateToken().Build());
-        using var second = await FakeApiServer.GetAsync(client, "/whoami", _cluster.Issuer.CreateToken("other").Build());
+        using var first = await SampleApiFakeApiServer.GetAsync(client, "/whoami", _cluster.Issuer.CreateToken().Build());
+        using var second = await SampleApiFakeApiServer.GetAsync(client, "/whoami", _cluster.Issuer.CreateToken("other").Build());
 
         Assert.Equal(HttpStatusCode.OK, first.StatusCode);
         Assert.Equal(HttpStatusCode.OK, second.StatusCode);
-        Assert.Equal(1, _cluster.Requests(FakeApiServer.JwksPath));
-        Assert.Equal(1, _cluster.Requests(FakeApiServer.DiscoveryPath));
+        Assert.Equal(1, _cluster.Requests(SampleApiFakeApiServer.JwksPath));
+        Assert.Equal(1, _cluster.Requests(SampleApiFakeApiServer.DiscoveryPath));
     }
 
     [Fact]
     public async Task Uses_the_issuer_of_the_discovery_document_when_Issuer_is_not_set()
     {
         await using var api = _cluster.CreateSampleApi(new Dictionary<string, string?> { ["Issuer"] = null, ["JwksUri"] = null });
-        _cluster.Issuer.PublishedJwksUri = _cluster.Server.Url + FakeApiServer.JwksPath;
+        _cluster.Issuer.PublishedJwksUri = _cluster.Server.Url + SampleApiFakeApiServer.JwksPath;
 
-        using var response = await FakeApiServer.GetAsync(api.CreateClient(), "/whoami", _cluster.Issuer.CreateToken().Build());
+        using var response = await SampleApiFakeApiServer.GetAsync(api.CreateClient(), "/whoami", _cluster.Issuer.CreateToken().Build());
 
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
     }
@@ -78,7 +79,7 @@ public sealed class SampleApiContractTests : IDisposable
     {
         await using var api = _cluster.CreateSampleApi();
 
-        using var response = await FakeApiServer.GetAsync(api.CreateClient(), "/whoami", token: null);
+        using var response = await SampleApiFakeApiServer.GetAsync(api.CreateClient(), "/whoami", token: null);
 
         Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
         Assert.Equal("Bearer", response.Headers.WwwAuthenticate.ToString());
@@ -104,9 +105,9 @@ public sealed class SampleApiContractTests : IDisposable
         };
 
         var client = api.CreateClient();
-        using var warmUp = await FakeApiServer.GetAsync(client, "/whoami", _cluster.Issuer.CreateToken().Build());
+        using var warmUp = await SampleApiFakeApiServer.GetAsync(client, "/whoami", _cluster.Issuer.CreateToken().Build());
 
-        using var response = await FakeApiServer.GetAsync(client, "/whoami", token);
+        using var response = await SampleApiFakeApiServer.GetAsync(client, "/whoami", token);
 
         Assert.Equal(HttpStatusCode.OK, warmUp.StatusCode);
         Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
@@ -121,7 +122,7 @@ public sealed class SampleApiContractTests : IDisposable
     {
         await using var api = _cluster.CreateSampleApi(new Dictionary<string, string?> { ["IncludeErrorDetails"] = "false" });
 
-        using var response = await FakeApiServer.GetAsync(api.CreateClient(), "/whoami", _cluster.Issuer.CreateToken().Expired().Build());
+        using var response = await SampleApiFakeApiServer.GetAsync(api.CreateClient(), "/whoami", _cluster.Issuer.CreateToken().Expired().Build());
 
         Assert.Equal("Bearer error=\"invalid_token\"", response.Headers.WwwAuthenticate.ToString());
     }
@@ -131,7 +132,7 @@ public sealed class SampleApiContractTests : IDisposable
     {
         await using var api = _cluster.CreateSampleApi(new Dictionary<string, string?> { ["AcceptLegacyTokens"] = "true" });
 
-        using var response = await FakeApiServer.GetAsync(api.CreateClient(), "/whoami", _cluster.Issuer.CreateToken("my-namespace").Legacy().Build());
+        using var response = await SampleApiFakeApiServer.GetAsync(api.CreateClient(), "/whoami", _cluster.Issuer.CreateToken("my-namespace").Legacy().Build());
 
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         using var json = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
@@ -166,7 +167,7 @@ public sealed class SampleApiContractTests : IDisposable
     {
         await using var api = _cluster.CreateSampleApi();
 
-        using var response = await FakeApiServer.GetAsync(api.CreateClient(), "/whoami", token);
+        using var response = await SampleApiFakeApiServer.GetAsync(api.CreateClient(), "/whoami", token);
 
         Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
         Assert.StartsWith("Bearer error=", response.Headers.WwwAuthenticate.ToString(), StringComparison.Ordinal);
@@ -177,11 +178,11 @@ public sealed class SampleApiContractTests : IDisposable
     {
         await using var api = _cluster.CreateSampleApi();
 
-        using var response = await FakeApiServer.GetAsync(api.CreateClient(), "/whoami", new string('a', 20000));
+        using var response = await SampleApiFakeApiServer.GetAsync(api.CreateClient(), "/whoami", new string('a', 20000));
 
         Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
         Assert.Contains("MaxTokenSize", response.Headers.WwwAuthenticate.ToString(), StringComparison.Ordinal);
-        Assert.Equal(0, _cluster.Requests(FakeApiServer.JwksPath));
+        Assert.Equal(0, _cluster.Requests(SampleApiFakeApiServer.JwksPath));
     }
 
     [Theory]
@@ -191,7 +192,7 @@ public sealed class SampleApiContractTests : IDisposable
     {
         await using var api = _cluster.CreateSampleApi();
 
-        using var response = await FakeApiServer.GetAsync(api.CreateClient(), "/reports", _cluster.Issuer.CreateToken(ns, serviceAccount).Build());
+        using var response = await SampleApiFakeApiServer.GetAsync(api.CreateClient(), "/reports", _cluster.Issuer.CreateToken(ns, serviceAccount).Build());
 
         Assert.Equal(expected, response.StatusCode);
         if (expected == HttpStatusCode.OK)
@@ -208,7 +209,7 @@ public sealed class SampleApiContractTests : IDisposable
     {
         await using var api = _cluster.CreateSampleApi();
 
-        using var response = await FakeApiServer.GetAsync(api.CreateClient(), "/admin", _cluster.Issuer.CreateToken(ns, serviceAccount).Build());
+        using var response = await SampleApiFakeApiServer.GetAsync(api.CreateClient(), "/admin", _cluster.Issuer.CreateToken(ns, serviceAccount).Build());
 
         Assert.Equal(expected, response.StatusCode);
     }
@@ -220,7 +221,7 @@ public sealed class SampleApiContractTests : IDisposable
     {
         await using var api = _cluster.CreateSampleApi();
 
-        using var response = await FakeApiServer.GetAsync(api.CreateClient(), path, token: null);
+        using var response = await SampleApiFakeApiServer.GetAsync(api.CreateClient(), path, token: null);
 
         Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
         Assert.Equal("Bearer", response.Headers.WwwAuthenticate.ToString());
@@ -233,7 +234,7 @@ public sealed class SampleApiContractTests : IDisposable
         var token = _cluster.Issuer.CreateToken().Build();
         _cluster.Server.Stop();
 
-        using var response = await FakeApiServer.GetAsync(api.CreateClient(), "/whoami", token);
+        using var response = await SampleApiFakeApiServer.GetAsync(api.CreateClient(), "/whoami", token);
 
         Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
         Assert.Contains("retry shortly", response.Headers.WwwAuthenticate.ToString(), StringComparison.Ordinal);

@@ -3,8 +3,11 @@
 
 using System.Globalization;
 using System.Net;
+using KubeSaAuth.InCluster;
 using KubeSaAuth.Keys;
+using KubeSaAuth.Schemes;
 using KubeSaAuth.Testing;
+using KubeSaAuth.Tests.Infrastructure;
 using KubeSaAuth.Tokens;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;

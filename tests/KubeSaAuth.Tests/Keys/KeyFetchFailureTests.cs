@@ -3,6 +3,7 @@
 
 using System.Net;
 using KubeSaAuth.Testing;
+using KubeSaAuth.Tests.Infrastructure;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Logging;

@@ -2,7 +2,10 @@
 // Licensed under the MIT License. See LICENSE in the repository root.
 
 using System.Net;
+using KubeSaAuth.Caching;
+using KubeSaAuth.Schemes;
 using KubeSaAuth.Testing;
+using KubeSaAuth.Tests.Infrastructure;
 using Microsoft.Extensions.Time.Testing;
 using Xunit.Abstractions;
 
@@ -201,7 +204,7 @@ public sealed class KeyRefreshTests(ITestOutputHelper output)
     {
         var time = NewClock();
         var options = new KubernetesServiceAccountOptions();
-        var cache = new KubeSaAuth.Tokens.ValidationCache(options, time);
+        var cache = new KubeSaAuth.Caching.ValidationCache(options, time);
         var account = new KubernetesServiceAccount { Namespace = "ns", Name = "sa", Issuer = "i", Cluster = "c", ExpiresAt = time.GetUtcNow().AddHours(1) };
         const string token = "a.b.c";
 
@@ -213,7 +216,7 @@ public sealed class KeyRefreshTests(ITestOutputHelper output)
         Assert.False(cache.TryGet(token, 4, out _));
     }
 
-    internal static KubeSaAuth.Tokens.SchemeRuntime Runtime(KeysTestHost host) =>
+    internal static KubeSaAuth.Schemes.SchemeRuntime Runtime(KeysTestHost host) =>
         Microsoft.Extensions.DependencyInjection.ServiceProviderServiceExtensions
             .GetRequiredService<Microsoft.Extensions.Options.IOptionsMonitor<KubernetesServiceAccountOptions>>(host.Services)
             .Get(KubernetesServiceAccountDefaults.AuthenticationScheme).Runtime!;

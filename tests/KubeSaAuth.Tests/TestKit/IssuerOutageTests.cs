@@ -3,6 +3,7 @@
 
 using System.Net;
 using KubeSaAuth.Testing;
+using KubeSaAuth.Tests.Infrastructure;
 using Microsoft.Extensions.Time.Testing;
 
 namespace KubeSaAuth.Tests.TestKit;

@@ -8,6 +8,8 @@ using System.Text.Json.Nodes;
 using KubeSaAuth.Authorization;
 using KubeSaAuth.Testing;
 using KubeSaAuth.Tests.InCluster;
+using KubeSaAuth.Tests.Infrastructure;
+using KubeSaAuth.TokenReview;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.TestHost;

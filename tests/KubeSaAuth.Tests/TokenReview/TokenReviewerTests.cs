@@ -4,6 +4,7 @@
 using System.Diagnostics.Metrics;
 using System.Text.Json;
 using System.Text.Json.Nodes;
+using KubeSaAuth.TokenReview;
 using KubeSaAuth.Tokens;
 using Microsoft.Extensions.Diagnostics.Metrics.Testing;
 using Microsoft.Extensions.Logging.Abstractions;

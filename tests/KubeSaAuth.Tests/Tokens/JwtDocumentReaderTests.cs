@@ -6,7 +6,7 @@ using System.Text.Json;
 using KubeSaAuth.Tokens;
 
 // Not KubeSaAuth.Tests.Tokens: that would hide KubeSaAuth.Tokens from sibling test namespaces writing "Tokens.X".
-namespace KubeSaAuth.Tests.TokenRules;
+namespace KubeSaAuth.Tests.Tokens;
 
 /// <summary>The strict one-pass reader of headers and payloads: each rule it enforces, alone.</summary>
 public sealed class JwtDocumentReaderTests

@@ -4,11 +4,12 @@
 using System.Text;
 using System.Text.Json.Nodes;
 using KubeSaAuth.Testing;
+using KubeSaAuth.Tests.Infrastructure;
 using Microsoft.Extensions.Time.Testing;
 using Microsoft.IdentityModel.Tokens;
 
 // Not KubeSaAuth.Tests.Tokens: that would hide KubeSaAuth.Tokens from sibling test namespaces writing "Tokens.X".
-namespace KubeSaAuth.Tests.TokenRules;
+namespace KubeSaAuth.Tests.Tokens;
 
 /// <summary>Issue 2 §5, one rule per test, each through the real validator and key source.</summary>
 public sealed class TokenRuleTests

@@ -2,8 +2,10 @@
 // Licensed under the MIT License. See LICENSE in the repository root.
 
 using KubeSaAuth.Testing;
-using KubeSaAuth.Tool;
 using KubeSaAuth.Tests.Vectors;
+using KubeSaAuth.Tests.Infrastructure;
+using KubeSaAuth.TokenReview;
+using KubeSaAuth.Tool;
 
 namespace KubeSaAuth.Tests.Tool;
 

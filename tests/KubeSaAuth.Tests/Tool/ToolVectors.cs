@@ -2,6 +2,7 @@
 // Licensed under the MIT License. See LICENSE in the repository root.
 
 using System.Text.Json.Nodes;
+using KubeSaAuth.Tests.Infrastructure;
 using KubeSaAuth.Tests.Vectors;
 
 namespace KubeSaAuth.Tests.Tool;

@@ -5,7 +5,7 @@ using System.Net;
 using System.Text;
 using System.Text.Json.Nodes;
 using KubeSaAuth.Keys;
-using KubeSaAuth.Tests.TokenRules;
+using KubeSaAuth.Tests.Infrastructure;
 using Microsoft.IdentityModel.Tokens;
 
 namespace KubeSaAuth.Tests.Vectors;

@@ -1,0 +1,75 @@
+// Copyright (c) KubeSaAuth contributors.
+// Licensed under the MIT License. See LICENSE in the repository root.
+
+using KubeSaAuth.Client;
+using KubeSaAuth.InCluster;
+using KubeSaAuth.Keys;
+using KubeSaAuth.Schemes;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace KubeSaAuth.TokenReview;
+
+/// <summary>
+/// Builds a scheme's <see cref="TokenReviewer"/> when <c>TokenReview:Enabled</c>. Requests go through the
+/// named client <c>KubeSaAuth.TokenReview.{scheme}</c>, whose primary handler trusts only the cluster CA
+/// and which sends the Pod's own token (the caller needs <c>system:auth-delegator</c>).
+/// </summary>
+internal sealed class TokenReviewerFactory(
+    IServiceProvider services,
+    IHttpClientFactory httpClientFactory,
+    ILoggerFactory loggerFactory,
+    TokenReviewMetrics metrics)
+    : ITokenReviewerFactory
+{
+    internal const string HttpClientNamePrefix = "KubeSaAuth.TokenReview.";
+
+    public ITokenReviewer? Create(string name, KubernetesServiceAccountOptions options)
+    {
+        if (!options.TokenReview.Enabled)
+        {
+            return null;
+        }
+
+        var apiServer = ResolveApiServer(services, options);
+        var clientName = HttpClientNamePrefix + name;
+        var logger = loggerFactory.CreateLogger(typeof(KubernetesServiceAccountHandler).FullName!);
+        return new TokenReviewer(name, apiServer, () => httpClientFactory.CreateClient(clientName), options, options.TimeProvider ?? TimeProvider.System, logger, metrics);
+    }
+
+    /// <summary>Registers the TokenReview client of <paramref name="scheme"/> (used only when TokenReview is on).</summary>
+    internal static void AddHttpClient(IServiceCollection services, string scheme)
+    {
+        services.AddHttpClient(HttpClientNamePrefix + scheme, client => client.Timeout = Timeout.InfiniteTimeSpan)
+            .ConfigurePrimaryHttpMessageHandler(sp => Credentials(sp, scheme).CreateTlsHandler())
+            .AddHttpMessageHandler(sp =>
+            {
+                var options = sp.GetRequiredService<IOptionsMonitor<KubernetesServiceAccountOptions>>().Get(scheme);
+                var apiServer = ResolveApiServer(sp, options);
+                return new Client.KubernetesServiceAccountTokenHandler(Credentials(sp, scheme).Token, request => InClusterCredentials.IsSameOrigin(request.RequestUri, apiServer));
+            });
+    }
+
+    private static InClusterCredentials Credentials(IServiceProvider services, string scheme)
+    {
+        var options = services.GetRequiredService<IOptionsMonitor<KubernetesServiceAccountOptions>>().Get(scheme);
+        return services.GetRequiredService<InClusterCredentialsRegistry>().Get(options.ServiceAccountDirectory, options.TimeProvider);
+    }
+
+    private static Uri ResolveApiServer(IServiceProvider services, KubernetesServiceAccountOptions options)
+    {
+        if (!string.IsNullOrWhiteSpace(options.TokenReview.ApiServer))
+        {
+            if (!Uri.TryCreate(options.TokenReview.ApiServer, UriKind.Absolute, out var configured)
+                || (configured.Scheme != Uri.UriSchemeHttps && (options.RequireHttpsMetadata || configured.Scheme != Uri.UriSchemeHttp)))
+            {
+                throw new InvalidOperationException($"The 'TokenReview:ApiServer' option ('{options.TokenReview.ApiServer}') must be an absolute HTTPS URL.");
+            }
+
+            return configured;
+        }
+
+        return (services.GetService<InClusterEnvironment>() ?? InClusterEnvironment.Process).ResolveApiServer().BaseAddress;
+    }
+}
