@@ -9,19 +9,22 @@ using Microsoft.IdentityModel.Tokens;
 namespace KubeSaAuth.Tests.Infrastructure;
 
 /// <summary>
-/// /work/shared/vectors/kubernetes-token-vectors.json, found as <c>../shared/vectors/...</c> relative to the
-/// directory holding KubeSaAuth.sln (walking up from the test binaries).
+/// The public Kubernetes token vectors, read where they lie in the repository:
+/// <c>tests/KubeSaAuth.Tests/Vectors/kubernetes-token-vectors.json</c> (sources and licences in the NOTICE.md
+/// beside it). A clone has them, so no vector test is ever skipped.
 /// </summary>
 internal static class TokenVectors
 {
     public const string FileName = "kubernetes-token-vectors.json";
 
-    private static readonly Lazy<string?> LazyPath = new(FindPath);
-    private static readonly Lazy<JsonObject?> LazyDocument = new(() => LazyPath.Value is { } p ? JsonNode.Parse(File.ReadAllText(p))!.AsObject() : null);
+    private static readonly Lazy<JsonObject> LazyDocument = new(() => JsonNode.Parse(File.ReadAllText(Path))!.AsObject());
 
-    public static string? Path => LazyPath.Value;
+    /// <summary>The vectors file in the repository's test folder.</summary>
+    public static string Path => System.IO.Path.Combine(
+        RepositoryRoot.Path ?? throw new InvalidOperationException("The test binaries do not sit below the repository (no KubeSaAuth.sln above them)."),
+        "tests", "KubeSaAuth.Tests", "Vectors", FileName);
 
-    public static JsonObject Document => LazyDocument.Value ?? throw new InvalidOperationException($"{FileName} is not available.");
+    public static JsonObject Document => LazyDocument.Value;
 
     public static JsonObject Section(string name) => Document[name]!.AsObject();
 
@@ -95,40 +98,5 @@ internal static class TokenVectors
         }
 
         return payload["exp"] is { } exp ? DateTimeOffset.FromUnixTimeSeconds(exp.GetValue<long>()).AddMinutes(-1) : new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero);
-    }
-
-    private static string? FindPath()
-    {
-        if (RepositoryRoot.Path is not { } root)
-        {
-            return null;
-        }
-
-        var candidate = System.IO.Path.GetFullPath(System.IO.Path.Combine(root, "..", "shared", "vectors", FileName));
-        return File.Exists(candidate) ? candidate : null;
-    }
-}
-
-/// <summary>A fact that skips, with a message, when the shared token vectors are absent.</summary>
-internal sealed class VectorsFactAttribute : FactAttribute
-{
-    public VectorsFactAttribute()
-    {
-        if (TokenVectors.Path is null)
-        {
-            Skip = $"{TokenVectors.FileName} not found at ../shared/vectors/ next to the repository; vector tests skipped.";
-        }
-    }
-}
-
-/// <summary>A theory that skips, with a message, when the shared token vectors are absent.</summary>
-internal sealed class VectorsTheoryAttribute : TheoryAttribute
-{
-    public VectorsTheoryAttribute()
-    {
-        if (TokenVectors.Path is null)
-        {
-            Skip = $"{TokenVectors.FileName} not found at ../shared/vectors/ next to the repository; vector tests skipped.";
-        }
     }
 }

@@ -9,7 +9,7 @@ using KubeSaAuth.Tool;
 
 namespace KubeSaAuth.Tests.Tool;
 
-/// <summary><c>kubesa inspect</c> on the shared vectors: the verdict and the rule that decides it.</summary>
+/// <summary><c>kubesa inspect</c> on the repository's vectors: the verdict and the rule that decides it.</summary>
 public sealed class InspectCommandTests : IDisposable
 {
     // Inside the lifetime of the derived vectors (iat 1700000000, exp 1700003600, warnafter 1700003607).
@@ -20,10 +20,7 @@ public sealed class InspectCommandTests : IDisposable
 
     public InspectCommandTests()
     {
-        if (ToolVectors.Path is not null)
-        {
-            File.WriteAllText(_jwksFile, ToolVectors.Jwks);
-        }
+        File.WriteAllText(_jwksFile, ToolVectors.Jwks);
     }
 
     public void Dispose() => File.Delete(_jwksFile);
@@ -37,7 +34,7 @@ public sealed class InspectCommandTests : IDisposable
         { "bound_pod_es256", ClusterIssuer },
     };
 
-    [VectorsTheory]
+    [Theory]
     [MemberData(nameof(AcceptedVectors))]
     public async Task Accepts_a_valid_vector_at_a_time_within_its_lifetime(string vector, string audience)
     {
@@ -62,7 +59,7 @@ public sealed class InspectCommandTests : IDisposable
         { "neg_hs256_confusion", [], KubernetesTokenFailureReason.UnsupportedAlgorithm, "algorithm and header" },
     };
 
-    [VectorsTheory]
+    [Theory]
     [MemberData(nameof(RefusedVectors))]
     public async Task Refuses_a_vector_and_names_the_rule_and_reason(string vector, string[] extra, KubernetesTokenFailureReason reason, string rule)
     {
@@ -73,7 +70,7 @@ public sealed class InspectCommandTests : IDisposable
         Assert.Contains($"[FAIL] {rule,-21} {reason}:", output, StringComparison.Ordinal);
     }
 
-    [VectorsFact]
+    [Fact]
     public async Task Explains_the_rules_after_an_expiry_as_judged_within_the_lifetime()
     {
         var (_, output) = await RunAsync("inspect", ToolVectors.Token("bound_node_rs256"), "--jwks", _jwksFile, "--audience", "vault");
@@ -83,7 +80,7 @@ public sealed class InspectCommandTests : IDisposable
         Assert.Contains("note: the rules after 'lifetime' were judged at 2023-11-14 22:13:20Z", output, StringComparison.Ordinal);
     }
 
-    [VectorsFact]
+    [Fact]
     public async Task Marks_the_claims_of_a_forged_payload_as_moot()
     {
         var (_, output) = await RunAsync("inspect", ToolVectors.Token("neg_tampered_payload"), "--jwks", _jwksFile, "--now", DuringLifetime);
@@ -93,7 +90,7 @@ public sealed class InspectCommandTests : IDisposable
         Assert.Contains("[pass] key id", output, StringComparison.Ordinal);
     }
 
-    [VectorsFact]
+    [Fact]
     public async Task Accepts_a_legacy_vector_when_legacy_tokens_are_allowed()
     {
         var (exit, output) = await RunAsync("inspect", ToolVectors.Token("legacy_rs256"), "--jwks", _jwksFile, "--accept-legacy");
@@ -103,7 +100,7 @@ public sealed class InspectCommandTests : IDisposable
         Assert.Contains("[skip] audience", output, StringComparison.Ordinal);
     }
 
-    [VectorsFact]
+    [Fact]
     public async Task Marks_the_rules_after_an_unliftable_refusal_as_not_checked()
     {
         var (_, output) = await RunAsync("inspect", ToolVectors.Token("neg_hs256_confusion"), "--jwks", _jwksFile);
@@ -112,7 +109,7 @@ public sealed class InspectCommandTests : IDisposable
         Assert.Contains("[pass] size and shape", output, StringComparison.Ordinal);
     }
 
-    [VectorsFact]
+    [Fact]
     public async Task Decodes_the_caller_without_printing_the_token()
     {
         var token = ToolVectors.Token("bound_pod_rs256_extended");
@@ -124,7 +121,7 @@ public sealed class InspectCommandTests : IDisposable
         Assert.DoesNotContain(token.Split('.')[2], output, StringComparison.Ordinal);
     }
 
-    [VectorsFact]
+    [Fact]
     public async Task Reads_the_token_from_a_file_and_from_standard_input()
     {
         var tokenFile = Path.Combine(Path.GetTempPath(), $"kubesa-token-{Guid.NewGuid():N}");

@@ -7,11 +7,9 @@ using KubeSaAuth.Tests.Vectors;
 
 namespace KubeSaAuth.Tests.Tool;
 
-/// <summary>The parts of the shared vectors file (<see cref="TokenVectors"/>) the inspect tests use.</summary>
+/// <summary>The parts of the repository's vectors file (<see cref="TokenVectors"/>) the inspect tests use.</summary>
 internal static class ToolVectors
 {
-    public static string? Path => TokenVectors.Path;
-
     public static JsonObject Root => TokenVectors.Document;
 
     /// <summary>The JWKS of the Kubernetes unit-test keys (RSA kid JHJeh..., EC kid SoABi...).</summary>

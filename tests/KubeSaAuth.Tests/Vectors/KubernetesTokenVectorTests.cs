@@ -10,14 +10,14 @@ using Microsoft.IdentityModel.Tokens;
 
 namespace KubeSaAuth.Tests.Vectors;
 
-/// <summary>Every token, JWKS and discovery document of the shared vectors file, through the real rules.</summary>
+/// <summary>Every token, JWKS and discovery document of the repository's vectors file, through the real rules.</summary>
 public sealed class KubernetesTokenVectorTests
 {
     private const string Derived = "derived_with_k8s_test_keys";
     private const string Vault = "verbatim_vault_plugin_vectors";
     private const string ClusterIssuer = "https://kubernetes.default.svc.cluster.local";
 
-    [VectorsTheory]
+    [Theory]
     [InlineData("bound_pod_rs256_extended", "kube-system", "coredns", "coredns-69cbfb9798-jv9gn")]
     [InlineData("bound_node_rs256", "default", "node-agent", null)]
     [InlineData("bound_secret_rs256_multi_aud", "test", "my-service-account", null)]
@@ -37,7 +37,7 @@ public sealed class KubernetesTokenVectorTests
         Assert.Equal(pod, caller.PodName);
     }
 
-    [VectorsFact]
+    [Fact]
     public async Task Accepts_the_second_audience_of_a_multi_audience_vector()
     {
         var token = TokenVectors.Token(Derived, "bound_secret_rs256_multi_aud");
@@ -48,7 +48,7 @@ public sealed class KubernetesTokenVectorTests
         Assert.Equal("my-secret", caller.SecretName);
     }
 
-    [VectorsTheory]
+    [Theory]
     [InlineData("neg_tampered_payload", KubernetesTokenFailureReason.InvalidSignature)]
     [InlineData("neg_unknown_kid", KubernetesTokenFailureReason.UnknownKey)]
     [InlineData("neg_alg_none", KubernetesTokenFailureReason.UnsupportedAlgorithm)]
@@ -62,7 +62,7 @@ public sealed class KubernetesTokenVectorTests
         await harness.AssertRefusedAsync(token, reason);
     }
 
-    [VectorsFact]
+    [Fact]
     public void Every_negative_vector_is_covered_by_the_table()
     {
         var covered = new[] { "neg_tampered_payload", "neg_unknown_kid", "neg_alg_none", "neg_hs256_confusion" };
@@ -71,7 +71,7 @@ public sealed class KubernetesTokenVectorTests
         Assert.All(negatives, n => Assert.Contains(n, covered));
     }
 
-    [VectorsFact]
+    [Fact]
     public async Task Refuses_derived_token_when_the_kid_names_another_public_key()
     {
         var keys = TokenVectors.Section("verbatim_k8s_unit_test_keys");
@@ -83,7 +83,7 @@ public sealed class KubernetesTokenVectorTests
         await harness.AssertRefusedAsync(token, KubernetesTokenFailureReason.InvalidSignature);
     }
 
-    [VectorsFact]
+    [Fact]
     public async Task Refuses_derived_legacy_token_by_default_with_how_to_enable_it()
     {
         var token = TokenVectors.Token(Derived, "legacy_rs256");
@@ -94,7 +94,7 @@ public sealed class KubernetesTokenVectorTests
         Assert.Contains("AcceptLegacyTokens", failure.Description, StringComparison.Ordinal);
     }
 
-    [VectorsFact]
+    [Fact]
     public async Task Accepts_derived_legacy_token_when_enabled()
     {
         var token = TokenVectors.Token(Derived, "legacy_rs256");
@@ -108,7 +108,7 @@ public sealed class KubernetesTokenVectorTests
         Assert.Equal("system:serviceaccount:test:my-service-account", caller.Username);
     }
 
-    [VectorsFact]
+    [Fact]
     public async Task Accepts_minikube_bound_token_whose_issuer_is_kubernetes_serviceaccount_as_bound()
     {
         var vector = TokenVectors.Section(Vault)["projected_minikube_1_18"]!;
@@ -123,7 +123,7 @@ public sealed class KubernetesTokenVectorTests
         Assert.Equal(DateTimeOffset.FromUnixTimeSeconds(1920082797), caller.ExpiresAt);
     }
 
-    [VectorsFact]
+    [Fact]
     public async Task Accepts_minikube_bound_token_with_a_jwks_built_from_its_public_key_pem()
     {
         var vector = TokenVectors.Section(Vault)["projected_minikube_1_18"]!;
@@ -133,7 +133,7 @@ public sealed class KubernetesTokenVectorTests
         await harness.AssertAcceptedAsync(vector["token"]!.GetValue<string>());
     }
 
-    [VectorsFact]
+    [Fact]
     public async Task Refuses_the_expired_minikube_twin_as_expired()
     {
         var vector = TokenVectors.Section(Vault)["projected_minikube_1_18_expired"]!;
@@ -143,7 +143,7 @@ public sealed class KubernetesTokenVectorTests
         await harness.AssertRefusedAsync(vector["token"]!.GetValue<string>(), KubernetesTokenFailureReason.Expired);
     }
 
-    [VectorsTheory]
+    [Theory]
     [InlineData("legacy_pre_kid_rs256", "vault-auth")]
     [InlineData("legacy_bad_service_account", "vault-invalid")]
     public async Task Accepts_vault_legacy_token_without_kid_when_enabled(string name, string serviceAccount)
@@ -158,7 +158,7 @@ public sealed class KubernetesTokenVectorTests
         Assert.Equal(serviceAccount, caller.Name);
     }
 
-    [VectorsFact]
+    [Fact]
     public async Task Refuses_vault_legacy_token_by_default()
     {
         var vector = TokenVectors.Section(Vault)["legacy_pre_kid_rs256"]!;
@@ -168,7 +168,7 @@ public sealed class KubernetesTokenVectorTests
         await harness.AssertRefusedAsync(vector["token"]!.GetValue<string>(), KubernetesTokenFailureReason.LegacyTokenRefused);
     }
 
-    [VectorsFact]
+    [Fact]
     public async Task Refuses_vault_legacy_token_signed_by_an_unrelated_key()
     {
         var certificate = TokenVectors.Section(Vault)["legacy_pre_kid_rs256"]!["cert_pem"]!.GetValue<string>();
@@ -179,7 +179,7 @@ public sealed class KubernetesTokenVectorTests
         await harness.AssertRefusedAsync(TokenVectors.Token(Vault, "legacy_bad_signing_key"), KubernetesTokenFailureReason.InvalidSignature);
     }
 
-    [VectorsFact]
+    [Fact]
     public async Task Refuses_handmade_es384_token_without_secret_name_for_the_missing_claim_not_the_signature()
     {
         var vector = TokenVectors.Section(Vault)["ecdsa_es384_handmade"]!;
@@ -191,7 +191,7 @@ public sealed class KubernetesTokenVectorTests
         Assert.Contains("secret.name", failure.Description, StringComparison.Ordinal);
     }
 
-    [VectorsTheory]
+    [Theory]
     [InlineData("projected_gke_2020", false)]
     [InlineData("legacy_gke_2020", true)]
     public void Parses_gke_token_with_empty_kid_as_no_kid(string name, bool legacy)
@@ -208,7 +208,7 @@ public sealed class KubernetesTokenVectorTests
         Assert.Equal("foo", legacy ? parsed.Value.Payload.LegacyNamespace : parsed.Value.Payload.Kubernetes!.Namespace);
     }
 
-    [VectorsFact]
+    [Fact]
     public async Task Refuses_gke_token_under_keys_that_did_not_sign_it_by_trying_each_key()
     {
         var token = TokenVectors.Section("verbatim_istio_gke_tokens_parse_only")["projected_gke_2020"]!.GetValue<string>();
@@ -220,7 +220,7 @@ public sealed class KubernetesTokenVectorTests
         Assert.Contains("any of the issuer's keys", failure.Description, StringComparison.Ordinal);
     }
 
-    [VectorsFact]
+    [Fact]
     public async Task Reads_the_kubernetes_discovery_document_and_jwks()
     {
         var section = TokenVectors.Section("verbatim_k8s_discovery_and_jwks");
@@ -238,7 +238,7 @@ public sealed class KubernetesTokenVectorTests
         Assert.Equal(["RS256", "ES256"], keys.Select(k => k!.Algorithm));
     }
 
-    [VectorsFact]
+    [Fact]
     public void Structured_discovery_document_matches_its_raw_text()
     {
         var section = TokenVectors.Section("verbatim_k8s_discovery_and_jwks");
