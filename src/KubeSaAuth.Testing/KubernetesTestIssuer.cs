@@ -4,6 +4,7 @@
 using System.Net;
 using System.Text;
 using System.Text.Json.Nodes;
+using KubeSaAuth.Keys;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
@@ -25,6 +26,8 @@ public sealed class KubernetesTestIssuer : IAsyncDisposable
 {
     private readonly object _gate = new();
     private readonly List<TestSigningKey> _published = [];
+    private readonly KeyRetrySignal _retrySignal = new();
+    private IssuerFault _fault;
     private WebApplication? _server;
     private int _discoveryRequests;
     private int _jwksRequests;
@@ -64,8 +67,25 @@ public sealed class KubernetesTestIssuer : IAsyncDisposable
         }
     }
 
-    /// <summary>How the endpoints misbehave; default <see cref="IssuerFault.None"/>.</summary>
-    public IssuerFault Fault { get; set; }
+    /// <summary>
+    /// How the endpoints misbehave; default <see cref="IssuerFault.None"/>. Setting it back to
+    /// <see cref="IssuerFault.None"/> (as disposing <see cref="SimulateOutage"/> does) tells the schemes
+    /// configured by <see cref="Configure"/> to fetch again at once, so the next request does not wait out
+    /// the back-off that followed the failed fetches.
+    /// </summary>
+    public IssuerFault Fault
+    {
+        get => _fault;
+        set
+        {
+            var previous = _fault;
+            _fault = value;
+            if (value == IssuerFault.None && previous != IssuerFault.None)
+            {
+                _retrySignal.Raise();
+            }
+        }
+    }
 
     /// <summary>
     /// How long each discovery and JWKS answer is held back, measured on <see cref="TimeProvider"/> (so a
@@ -156,7 +176,8 @@ public sealed class KubernetesTestIssuer : IAsyncDisposable
 
     /// <summary>
     /// Makes the endpoints misbehave until the returned handle is disposed, then restores the previous
-    /// <see cref="Fault"/>: <c>using (issuer.SimulateOutage()) { ... }</c>.
+    /// <see cref="Fault"/>: <c>using (issuer.SimulateOutage()) { ... }</c>. When the outage ends, the schemes
+    /// pointed at this issuer fetch keys again at once, so the next request succeeds.
     /// </summary>
     /// <param name="fault">How to misbehave; default <see cref="IssuerFault.ServiceUnavailable"/>.</param>
     /// <returns>A handle that ends the outage when disposed.</returns>
@@ -212,6 +233,7 @@ public sealed class KubernetesTestIssuer : IAsyncDisposable
         options.JwksUri = null;
         options.InCluster = false;
         options.RequireHttpsMetadata = false;
+        options.KeyRetrySignal = _retrySignal;
         lock (_gate)
         {
             if (options.Audiences.Count == 0)

@@ -154,6 +154,9 @@ public class KubernetesServiceAccountOptions : AuthenticationSchemeOptions
     /// <summary>The key source, validator and cache built by post-configuration (derived state).</summary>
     internal SchemeRuntime? Runtime { get; set; }
 
+    /// <summary>Set by the test kit: lets its stand-in issuer end a key source's back-off when an outage ends.</summary>
+    internal Keys.KeyRetrySignal? KeyRetrySignal { get; set; }
+
     /// <summary>Whether <see cref="Validate()"/> succeeded once for this instance (it is called per request).</summary>
     internal bool IsValidated { get; set; }
 

@@ -74,6 +74,7 @@ internal sealed class SigningKeySource : IDisposable
         _fetchTimeout = options.BackchannelTimeout;
         _configuredIssuer = string.IsNullOrWhiteSpace(options.Issuer) ? null : options.Issuer;
         telemetry?.Register(scheme, this);
+        options.KeyRetrySignal?.Subscribe(this);
     }
 
     /// <summary>The current key set, or <see langword="null"/> before the first successful fetch.</summary>
@@ -148,6 +149,24 @@ internal sealed class SigningKeySource : IDisposable
             {
                 return _inflight ?? Task.CompletedTask;
             }
+        }
+    }
+
+    /// <summary>
+    /// After failed fetches, starts one now instead of at the end of the back-off (no-op when the last fetch
+    /// succeeded or one is running). Only <see cref="KeyRetrySignal"/> calls it: the test kit's issuer, as an
+    /// outage it simulated ends.
+    /// </summary>
+    public void RetryNowAfterFailure()
+    {
+        lock (_gate)
+        {
+            if (_disposed || _inflight is not null || _consecutiveFailures == 0)
+            {
+                return;
+            }
+
+            StartFetchLocked(_time.GetUtcNow());
         }
     }
 

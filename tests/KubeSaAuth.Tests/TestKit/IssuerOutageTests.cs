@@ -12,8 +12,10 @@ namespace KubeSaAuth.Tests.TestKit;
 public sealed class IssuerOutageTests
 {
     [Fact]
-    public async Task Refuses_with_keys_unavailable_during_an_outage_and_accepts_after_it()
+    public async Task Refuses_with_keys_unavailable_during_an_outage_and_accepts_the_next_request_after_it()
     {
+        // The clock never moves: without the kit telling the key source that the outage ended, the next
+        // request would fall inside the back-off that followed the failed fetch and be refused too.
         var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
         await using var host = new TestKitHost(new KubernetesTestIssuer(timeProvider: time));
         var token = host.Issuer.CreateToken("team-a", "worker").Build();
@@ -24,11 +26,44 @@ public sealed class IssuerOutageTests
             Assert.Equal(HttpStatusCode.Unauthorized, during.StatusCode);
         }
 
-        time.Advance(TimeSpan.FromSeconds(11));
         using var after = await host.GetAsync("/whoami", token);
 
         Assert.Equal(HttpStatusCode.OK, after.StatusCode);
         Assert.Equal([KubernetesTokenFailureReason.KeysUnavailable], host.Refusals);
+    }
+
+    [Fact]
+    public async Task Setting_the_fault_back_to_none_lets_the_next_request_through()
+    {
+        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        await using var host = new TestKitHost(new KubernetesTestIssuer(timeProvider: time) { Fault = IssuerFault.Unauthorized });
+        var token = host.Issuer.CreateToken("team-a", "worker").Build();
+        using var during = await host.GetAsync("/whoami", token);
+
+        host.Issuer.Fault = IssuerFault.None;
+        using var after = await host.GetAsync("/whoami", token);
+
+        Assert.Equal(HttpStatusCode.Unauthorized, during.StatusCode);
+        Assert.Equal(HttpStatusCode.OK, after.StatusCode);
+        Assert.Equal(2, host.Issuer.DiscoveryRequests);
+    }
+
+    [Fact]
+    public async Task An_outage_that_ends_while_keys_are_fresh_fetches_nothing_more()
+    {
+        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        await using var host = new TestKitHost(new KubernetesTestIssuer(timeProvider: time));
+        var token = host.Issuer.CreateToken("team-a", "worker").Build();
+        using var before = await host.GetAsync("/whoami", token);
+
+        using (host.Issuer.SimulateOutage())
+        {
+            using var during = await host.GetAsync("/whoami", token);
+            Assert.Equal(HttpStatusCode.OK, during.StatusCode);
+        }
+
+        Assert.Equal(HttpStatusCode.OK, before.StatusCode);
+        Assert.Equal(1, host.Issuer.JwksRequests);
     }
 
     [Fact]
