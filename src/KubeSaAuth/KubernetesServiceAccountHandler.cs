@@ -10,6 +10,7 @@ using KubeSaAuth.Schemes;
 using KubeSaAuth.TokenReview;
 using KubeSaAuth.Tokens;
 using Microsoft.AspNetCore.Authentication;
+using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -254,8 +255,55 @@ internal sealed class KubernetesServiceAccountHandler(
             return;
         }
 
-        Log.Forbidden(Logger);
+        if (Logger.IsEnabled(LogLevel.Information))
+        {
+            LogForbidden();
+        }
+
         Response.StatusCode = StatusCodes.Status403Forbidden;
+    }
+
+    /// <summary>Who was refused, and by which policy: the endpoint's authorization metadata names it.</summary>
+    private void LogForbidden()
+    {
+        var policy = DescribePolicies(Context.GetEndpoint()?.Metadata);
+        foreach (var identity in Context.User.Identities)
+        {
+            if (identity is KubernetesClaimsIdentity { IsAuthenticated: true } kubernetes)
+            {
+                var caller = kubernetes.ServiceAccount;
+                Log.Forbidden(Logger, caller.Namespace, caller.Name, caller.Cluster, policy);
+                return;
+            }
+        }
+
+        Log.ForbiddenWithoutServiceAccount(Logger, policy);
+    }
+
+    /// <summary>The policy names on an endpoint (<c>[Authorize(Policy = ...)]</c>, <c>RequireAuthorization("...")</c>), quoted.</summary>
+    internal static string DescribePolicies(EndpointMetadataCollection? metadata)
+    {
+        var names = new List<string>();
+        if (metadata is not null)
+        {
+            foreach (var data in metadata.GetOrderedMetadata<IAuthorizeData>())
+            {
+                var name = data.Policy is not null ? $"'{data.Policy}'"
+                    : data.Roles is not null ? $"roles '{data.Roles}'"
+                    : null;
+                if (name is not null && !names.Contains(name))
+                {
+                    names.Add(name);
+                }
+            }
+
+            if (names.Count == 0 && metadata.GetMetadata<AuthorizationPolicy>() is not null)
+            {
+                names.Add("(a policy object given to RequireAuthorization)");
+            }
+        }
+
+        return names.Count == 0 ? "(the default policy)" : string.Join(" and ", names);
     }
 
     /// <summary>RFC 6750 §3: <c>Bearer</c>, or <c>Bearer error="…", error_description="…"</c>.</summary>
@@ -345,9 +393,10 @@ internal sealed class KubernetesServiceAccountHandler(
     {
         if (Logger.IsEnabled(LogLevel.Information))
         {
-            var keyId = KubernetesTokenValidator.Shorten(failure.KeyId);
-            var issuer = KubernetesTokenValidator.Shorten(failure.Issuer);
-            var audience = failure.Audiences is null ? null : KubernetesTokenValidator.Shorten(string.Join(",", failure.Audiences.Take(5)), 128);
+            // Absent fields stay null: the message leaves them out rather than printing empty brackets.
+            var keyId = KubernetesTokenValidator.ShortenOrNull(failure.KeyId);
+            var issuer = KubernetesTokenValidator.ShortenOrNull(failure.Issuer);
+            var audience = failure.Audiences is null || !failure.Audiences.Any() ? null : KubernetesTokenValidator.Shorten(string.Join(",", failure.Audiences.Take(5)), 128);
             // Every field may come from an unverified token: shortened, control characters replaced.
             var description = KubernetesTokenValidator.Shorten(failure.Description, 512);
             var ns = KubernetesTokenValidator.ShortenOrNull(failure.Namespace);

@@ -16,10 +16,16 @@ internal static partial class Log
         Message = "Authenticated service account {Namespace}/{ServiceAccount} ({Kind} token, pod {Pod}) of cluster {Cluster}.")]
     public static partial void TokenValidated(ILogger logger, string Namespace, string serviceAccount, string kind, string? pod, string cluster);
 
-    // Parameters are "Namespace", not "@namespace": the generator would name the structured field "@namespace".
-    [LoggerMessage(EventId = 101, EventName = "TokenRefused", Level = LogLevel.Information,
-        Message = "Refused a service-account token ({Reason}): {Description} [kid {KeyId}, issuer {Issuer}, audience {Audience}, namespace {Namespace}, service account {ServiceAccount}].")]
-    public static partial void TokenRefused(ILogger logger, KubernetesTokenFailureReason reason, string description, string? keyId, string? issuer, string? audience, string? Namespace, string? serviceAccount);
+    /// <summary>Event 101 at Information; the message lists only the fields the token had (see <see cref="TokenRefusedLogState"/>).</summary>
+    public static void TokenRefused(ILogger logger, KubernetesTokenFailureReason reason, string description, string? keyId, string? issuer, string? audience, string? @namespace, string? serviceAccount)
+    {
+        if (logger.IsEnabled(LogLevel.Information))
+        {
+            logger.Log(LogLevel.Information, TokenRefusedEvent, new TokenRefusedLogState(reason, description, keyId, issuer, audience, @namespace, serviceAccount), null, TokenRefusedLogState.Formatter);
+        }
+    }
+
+    private static readonly EventId TokenRefusedEvent = new(101, "TokenRefused");
 
     [LoggerMessage(EventId = 102, EventName = "TokenPastWarnAfter", Level = LogLevel.Warning,
         Message = "Accepted an extended token of {Namespace}/{ServiceAccount} past its warnafter time {WarnAfter:o}: the caller uses a stale token file (EnforceWarnAfter is off).")]
@@ -38,16 +44,40 @@ internal static partial class Log
     public static partial void ValidationCacheInvalidated(ILogger logger, string scheme, int count);
 
     [LoggerMessage(EventId = 106, EventName = "ForbiddenResponse", Level = LogLevel.Information,
-        Message = "Forbidden: the service account does not satisfy the authorization policy.")]
-    public static partial void Forbidden(ILogger logger);
+        Message = "Forbidden (403): service account {Namespace}/{ServiceAccount} of cluster {Cluster} does not satisfy the authorization policy {Policy}.")]
+    public static partial void Forbidden(ILogger logger, string Namespace, string serviceAccount, string cluster, string policy);
+
+    [LoggerMessage(EventId = 108, EventName = "ForbiddenWithoutServiceAccount", Level = LogLevel.Information,
+        Message = "Forbidden (403): the caller has no identity from a Kubernetes scheme, so it cannot satisfy the authorization policy {Policy}.")]
+    public static partial void ForbiddenWithoutServiceAccount(ILogger logger, string policy);
 
     [LoggerMessage(EventId = 107, EventName = "UnexpectedValidationError", Level = LogLevel.Error,
         Message = "Unexpected error while validating a service-account token; the request is refused.")]
     public static partial void UnexpectedValidationError(ILogger logger, Exception exception);
 
+    /// <summary>Event 200 at Information: "1 signing key", "2 signing keys".</summary>
+    public static void KeysFetched(ILogger logger, string scheme, int count, string jwksUri, string keyIds)
+    {
+        if (count == 1)
+        {
+            OneKeyFetched(logger, scheme, count, jwksUri, keyIds);
+        }
+        else
+        {
+            SeveralKeysFetched(logger, scheme, count, jwksUri, keyIds);
+        }
+    }
+
+    // One event (200, KeysFetched) in two grammatical numbers; the structured fields are the same.
+#pragma warning disable SYSLIB1006, SYSLIB1025 // the same event id and name on two methods, on purpose
+    [LoggerMessage(EventId = 200, EventName = "KeysFetched", Level = LogLevel.Information,
+        Message = "Fetched {Count} signing key for scheme {Scheme} from {JwksUri} (kid: {KeyIds}).")]
+    private static partial void OneKeyFetched(ILogger logger, string scheme, int count, string jwksUri, string keyIds);
+
     [LoggerMessage(EventId = 200, EventName = "KeysFetched", Level = LogLevel.Information,
         Message = "Fetched {Count} signing keys for scheme {Scheme} from {JwksUri} (kids: {KeyIds}).")]
-    public static partial void KeysFetched(ILogger logger, string scheme, int count, string jwksUri, string keyIds);
+    private static partial void SeveralKeysFetched(ILogger logger, string scheme, int count, string jwksUri, string keyIds);
+#pragma warning restore SYSLIB1006, SYSLIB1025
 
     [LoggerMessage(EventId = 201, EventName = "KeyFetchFailed", Level = LogLevel.Warning,
         Message = "Fetching the signing keys of scheme {Scheme} failed at {Address} (status {StatusCode}): {Error}. {Consequence}")]

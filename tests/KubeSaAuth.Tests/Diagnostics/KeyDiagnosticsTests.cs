@@ -147,6 +147,29 @@ public sealed class KeyDiagnosticsTests
         Assert.Contains(api.Issuer.ActiveKey.KeyId, record.Message, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData(1, "Fetched 1 signing key for scheme", "(kid: ")]
+    [InlineData(2, "Fetched 2 signing keys for scheme", "(kids: ")]
+    public async Task Fetch_log_says_key_or_keys_by_the_count(int keys, string start, string kidLabel)
+    {
+        var time = KeyRefreshTests.NewClock();
+        using var api = new FakeApiServer(time);
+        for (var i = 1; i < keys; i++)
+        {
+            api.Issuer.AddKey(activate: false);
+        }
+
+        await using var host = await StartAsync(time, api);
+
+        await host.SendAsync(api.Issuer.CreateToken().Build());
+
+        var record = Assert.Single(host.Services.GetFakeLogCollector().GetSnapshot(), r => r.Id.Name == "KeysFetched");
+        Assert.StartsWith(start, record.Message, StringComparison.Ordinal);
+        Assert.Contains(kidLabel, record.Message, StringComparison.Ordinal);
+        Assert.Equal(200, record.Id.Id);
+        Assert.Equal(keys.ToString(System.Globalization.CultureInfo.InvariantCulture), record.GetStructuredStateValue("Count"));
+    }
+
     [Fact]
     public async Task Removed_key_is_logged_at_Warning()
     {

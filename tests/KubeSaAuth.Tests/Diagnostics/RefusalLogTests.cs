@@ -54,4 +54,76 @@ public sealed class RefusalLogTests
         Assert.Equal("my-api", state["Audience"]);
         Assert.Equal("kube-system", state["Namespace"]);
     }
+
+    [Fact]
+    public async Task A_refusal_of_an_unreadable_token_names_no_empty_fields()
+    {
+        await using var factory = new WebApplicationFactory<Program>()
+            .WithKubernetesTestIssuer(out _)
+            .WithWebHostBuilder(b => b.ConfigureLogging(l => l.AddFakeLogging()));
+        using var client = factory.CreateClientWithToken("not-a-token");
+
+        using var response = await client.GetAsync(new Uri("/whoami", UriKind.Relative));
+
+        var record = Assert.Single(factory.Services.GetFakeLogCollector().GetSnapshot(), r => r.Id.Name == "TokenRefused");
+        Assert.StartsWith("Refused a service-account token (Malformed): ", record.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("[", record.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("(none)", record.Message, StringComparison.Ordinal);
+        Assert.Null(record.GetStructuredStateValue("KeyId"));
+        Assert.Null(record.GetStructuredStateValue("Namespace"));
+    }
+
+    [Fact]
+    public async Task A_refusal_lists_only_the_fields_the_token_had()
+    {
+        await using var factory = new WebApplicationFactory<Program>()
+            .WithKubernetesTestIssuer(out var issuer)
+            .WithWebHostBuilder(b => b.ConfigureLogging(l => l.AddFakeLogging()));
+        using var client = factory.CreateClientWithToken(issuer.CreateToken("team-a", "worker").Legacy().Build());
+
+        using var response = await client.GetAsync(new Uri("/whoami", UriKind.Relative));
+
+        var record = Assert.Single(factory.Services.GetFakeLogCollector().GetSnapshot(), r => r.Id.Name == "TokenRefused");
+        Assert.Contains($"[caller team-a/worker, kid {issuer.ActiveKey.KeyId}, issuer kubernetes/serviceaccount].", record.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain(", audience", record.Message, StringComparison.Ordinal);
+        Assert.Null(record.GetStructuredStateValue("Audience"));
+        Assert.DoesNotContain(" ,", record.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain(" ]", record.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_403_names_the_policy_and_the_caller_at_Information()
+    {
+        await using var factory = new WebApplicationFactory<Program>()
+            .WithKubernetesTestIssuer(out var issuer)
+            .WithWebHostBuilder(b => b.ConfigureLogging(l => l.AddFakeLogging()));
+        using var client = factory.CreateClientWithToken(issuer, "other-namespace", "reporter");
+
+        using var response = await client.GetAsync(new Uri("/reports", UriKind.Relative));
+
+        Assert.Equal(HttpStatusCode.Forbidden, response.StatusCode);
+        var record = Assert.Single(factory.Services.GetFakeLogCollector().GetSnapshot(), r => r.Id.Name == "ForbiddenResponse");
+        Assert.Equal(LogLevel.Information, record.Level);
+        Assert.Equal("'namespace:my-namespace'", record.GetStructuredStateValue("Policy"));
+        Assert.Equal("other-namespace", record.GetStructuredStateValue("Namespace"));
+        Assert.Equal("reporter", record.GetStructuredStateValue("ServiceAccount"));
+        Assert.Contains("other-namespace/reporter", record.Message, StringComparison.Ordinal);
+        Assert.Contains("'namespace:my-namespace'", record.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_403_on_a_minimal_api_names_its_policy()
+    {
+        await using var factory = new WebApplicationFactory<Program>()
+            .WithKubernetesTestIssuer(out var issuer)
+            .WithWebHostBuilder(b => b.ConfigureLogging(l => l.AddFakeLogging()));
+        using var client = factory.CreateClientWithToken(issuer, "my-namespace", "reporter");
+
+        using var response = await client.GetAsync(new Uri("/admin", UriKind.Relative));
+
+        Assert.Equal(HttpStatusCode.Forbidden, response.StatusCode);
+        var record = Assert.Single(factory.Services.GetFakeLogCollector().GetSnapshot(), r => r.Id.Name == "ForbiddenResponse");
+        Assert.Equal("'serviceaccount:my-namespace:my-service-account'", record.GetStructuredStateValue("Policy"));
+        Assert.Contains("my-namespace/reporter", record.Message, StringComparison.Ordinal);
+    }
 }
