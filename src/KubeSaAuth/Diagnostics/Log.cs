@@ -47,13 +47,17 @@ internal static partial class Log
         Message = "Forbidden (403): service account {Namespace}/{ServiceAccount} of cluster {Cluster} does not satisfy the authorization policy {Policy}.")]
     public static partial void Forbidden(ILogger logger, string Namespace, string serviceAccount, string cluster, string policy);
 
-    [LoggerMessage(EventId = 108, EventName = "ForbiddenWithoutServiceAccount", Level = LogLevel.Information,
+    [LoggerMessage(EventId = 109, EventName = "ForbiddenWithoutServiceAccount", Level = LogLevel.Information,
         Message = "Forbidden (403): the caller has no identity from a Kubernetes scheme, so it cannot satisfy the authorization policy {Policy}.")]
     public static partial void ForbiddenWithoutServiceAccount(ILogger logger, string policy);
 
     [LoggerMessage(EventId = 107, EventName = "UnexpectedValidationError", Level = LogLevel.Error,
         Message = "Unexpected error while validating a service-account token; the request is refused.")]
     public static partial void UnexpectedValidationError(ILogger logger, Exception exception);
+
+    [LoggerMessage(EventId = 108, EventName = "TokenLeftToOtherScheme", Level = LogLevel.Debug,
+        Message = "Scheme {Scheme} left the token to scheme {Judges}: its issuer is theirs (or another scheme refused it).")]
+    public static partial void TokenLeftToOtherScheme(ILogger logger, string scheme, string judges);
 
     /// <summary>Event 200 at Information: "1 signing key", "2 signing keys".</summary>
     public static void KeysFetched(ILogger logger, string scheme, int count, string jwksUri, string keyIds)
