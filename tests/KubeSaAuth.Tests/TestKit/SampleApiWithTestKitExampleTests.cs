@@ -10,21 +10,10 @@ namespace KubeSaAuth.Tests.TestKit;
 
 /// <summary>
 /// How a user tests their own API with the kit: one line to make the app trust a stand-in cluster, one
-/// line per caller. This is the example docs/testing.md shows.
+/// line per caller. The first example of docs/testing.md is ReportsTests.cs beside this file.
 /// </summary>
 public sealed class SampleApiWithTestKitExampleTests
 {
-    [Fact]
-    public async Task Reports_accepts_a_caller_from_my_namespace()
-    {
-        await using var factory = new WebApplicationFactory<Program>().WithKubernetesTestIssuer(out var issuer);
-        using var client = factory.CreateClientWithToken(issuer, "my-namespace", "reporter");
-
-        using var response = await client.GetAsync(new Uri("/reports", UriKind.Relative));
-
-        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
-    }
-
     [Fact]
     public async Task Reports_forbids_a_caller_from_another_namespace()
     {
@@ -77,6 +66,27 @@ public sealed class SampleApiWithTestKitExampleTests
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         Assert.Equal(HttpStatusCode.Unauthorized, refused.StatusCode);
         Assert.Equal(["reports-api"], issuer.DefaultAudiences);
+    }
+
+    [Fact]
+    public async Task A_token_built_before_the_host_starts_carries_the_issuer_defaults_as_testing_md_says()
+    {
+        await using var factory = new WebApplicationFactory<Program>()
+            .WithWebHostBuilder(b => b.UseSetting("Authentication:Schemes:KubernetesServiceAccount:Audiences:0", "reports-api"))
+            .WithKubernetesTestIssuer(out var issuer);
+        var early = issuer.CreateToken("my-namespace", "reporter").Build();   // the host has not started: audience my-api
+        using var client = factory.CreateClient();                              // starts the host: the issuer adopts reports-api
+        var late = issuer.CreateToken("my-namespace", "reporter").Build();
+
+        using var earlyClient = factory.CreateClientWithToken(early);
+        using var lateClient = factory.CreateClientWithToken(late);
+
+        using var earlyResponse = await earlyClient.GetAsync(new Uri("/reports", UriKind.Relative));
+        using var lateResponse = await lateClient.GetAsync(new Uri("/reports", UriKind.Relative));
+
+        Assert.Equal(HttpStatusCode.Unauthorized, earlyResponse.StatusCode);
+        Assert.Contains("audience 'my-api' is not one of ['reports-api']", earlyResponse.Headers.WwwAuthenticate.ToString(), StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.OK, lateResponse.StatusCode);
     }
 
     [Fact]
