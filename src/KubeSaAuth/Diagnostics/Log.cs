@@ -45,6 +45,10 @@ internal static partial class Log
         Message = "Unexpected error while validating a service-account token; the request is refused.")]
     public static partial void UnexpectedValidationError(ILogger logger, Exception exception);
 
+    [LoggerMessage(EventId = 108, EventName = "TokenLeftToOtherScheme", Level = LogLevel.Debug,
+        Message = "Scheme {Scheme} left the token to scheme {Judges}: its issuer is theirs (or another scheme refused it).")]
+    public static partial void TokenLeftToOtherScheme(ILogger logger, string scheme, string judges);
+
     [LoggerMessage(EventId = 200, EventName = "KeysFetched", Level = LogLevel.Information,
         Message = "Fetched {Count} signing keys for scheme {Scheme} from {JwksUri} (kids: {KeyIds}).")]
     public static partial void KeysFetched(ILogger logger, string scheme, int count, string jwksUri, string keyIds);
