@@ -142,4 +142,16 @@ internal static partial class Log
     [LoggerMessage(EventId = 313, EventName = "LiveTokenReviewUnavailable", Level = LogLevel.Warning,
         Message = "The '{Policy}' policy needs TokenReview, but no Kubernetes scheme authenticated the caller with TokenReview enabled; access is denied.")]
     public static partial void LiveTokenReviewUnavailable(ILogger logger, string policy);
+
+    [LoggerMessage(EventId = 314, EventName = "TokenReviewSharedCacheUnavailable", Level = LogLevel.Warning,
+        Message = "The shared TokenReview cache of scheme {Scheme} failed ({Operation}): {Error}. Each replica uses its own verdicts and the API server, and tries the shared cache again in {RetryAfterSeconds} s.")]
+    public static partial void TokenReviewSharedCacheUnavailable(ILogger logger, string scheme, string operation, string error, double retryAfterSeconds);
+
+    [LoggerMessage(EventId = 315, EventName = "TokenReviewSharedCacheRecovered", Level = LogLevel.Information,
+        Message = "The shared TokenReview cache of scheme {Scheme} answers again.")]
+    public static partial void TokenReviewSharedCacheRecovered(ILogger logger, string scheme);
+
+    [LoggerMessage(EventId = 316, EventName = "TokenReviewSharedValueIgnored", Level = LogLevel.Warning,
+        Message = "A value in the shared TokenReview cache of scheme {Scheme} was ignored ({Reason}); the API server is asked instead.")]
+    public static partial void TokenReviewSharedValueIgnored(ILogger logger, string scheme, string reason);
 }
