@@ -23,7 +23,8 @@ namespace KubeSaAuth.Tests.Docs;
 /// <c>Microsoft.AspNetCore.Mvc.Testing</c>, ...) is a <c>using</c> line at the top of the snippet.</item>
 /// <item>By default a snippet is a piece of <b>Program.cs</b>: its <c>using</c>s, then top-level statements,
 /// then any type declarations (a controller). <c>builder</c> (<c>WebApplication.CreateBuilder(args)</c>)
-/// and <c>app</c> (<c>builder.Build()</c>) are declared before it unless the snippet declares them itself.</item>
+/// and <c>app</c> (<c>builder.Build()</c>) are declared before it, unless the snippet declares
+/// <c>var builder</c> itself: then it is the whole Program.cs from its first line (and declares <c>app</c> if it uses it).</item>
 /// <item>An HTML comment on the line before the fence (invisible when rendered) says otherwise:
 /// <c>&lt;!-- snippet: test-body --&gt;</c> — statements inside an <c>async</c> xunit test method;
 /// <c>&lt;!-- snippet: test-body; given: KubernetesTestIssuer issuer, string podUid --&gt;</c> — the same, with
@@ -305,15 +306,15 @@ internal sealed record DocSnippet(string File, int Line, SnippetKind Kind, strin
                 source.Append("#line hidden\n    }\n}\n");
                 break;
             default:
+                // A snippet that builds its own WebApplication is Program.cs from its first line: no prelude.
                 source.Append("#line hidden\n");
                 if (!Regex.IsMatch(body, @"\bvar\s+builder\s*="))
                 {
                     source.Append("var builder = WebApplication.CreateBuilder(args);\n");
-                }
-
-                if (!Regex.IsMatch(body, @"\bvar\s+app\s*="))
-                {
-                    source.Append("var app = builder.Build();\n");
+                    if (!Regex.IsMatch(body, @"\bvar\s+app\s*="))
+                    {
+                        source.Append("var app = builder.Build();\n");
+                    }
                 }
 
                 source.Append("#line ").Append(Line + usingCount).Append(" \"").Append(File).Append("\"\n").Append(body).Append('\n');
