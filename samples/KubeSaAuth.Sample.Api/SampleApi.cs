@@ -25,6 +25,13 @@ public static class SampleApi
         {
             mvc.AddApplicationPart(typeof(SampleApi).Assembly);
         }
+        // Several replicas share TokenReview verdicts (TokenReview:SharedCache) through HybridCache over Redis.
+        if (builder.Configuration["Redis:Configuration"] is { Length: > 0 } redis)
+        {
+            builder.Services.AddStackExchangeRedisCache(o => o.Configuration = redis);
+            builder.Services.AddHybridCache();
+        }
+
         builder.Services
             .AddAuthentication(KubernetesServiceAccountDefaults.AuthenticationScheme)
             .AddKubernetesServiceAccount();

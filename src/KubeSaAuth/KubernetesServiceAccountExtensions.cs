@@ -67,6 +67,7 @@ public static class KubernetesServiceAccountExtensions
         services.TryAddSingleton<KubeSaAuthTelemetry>();
         services.TryAddSingleton<KeySourceRegistry>();
         services.TryAddSingleton<SchemeRuntimeFactory>();
+        services.TryAddSingleton<IssuerRouter>();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IConfigureOptions<KubernetesServiceAccountOptions>, KubernetesServiceAccountConfigureOptions>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IPostConfigureOptions<KubernetesServiceAccountOptions>, KubernetesServiceAccountPostConfigureOptions>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<KubernetesServiceAccountOptions>, KubernetesServiceAccountValidateOptions>());

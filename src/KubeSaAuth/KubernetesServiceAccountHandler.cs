@@ -27,7 +27,8 @@ internal sealed class KubernetesServiceAccountHandler(
     ILoggerFactory logger,
     UrlEncoder encoder,
     KubeSaAuthTelemetry telemetry,
-    SchemeRuntimeFactory runtimes)
+    SchemeRuntimeFactory runtimes,
+    IssuerRouter router)
     : AuthenticationHandler<KubernetesServiceAccountOptions>(options, logger, encoder)
 {
     private const string BearerPrefix = "Bearer ";
@@ -79,7 +80,8 @@ internal sealed class KubernetesServiceAccountHandler(
             var headerFailure = ReadBearerToken(out source, out tokenStart, out tokenLength);
             if (headerFailure is not null)
             {
-                return await FailAsync(headerFailure, started, cacheHit: false);
+                // The same header for every Kubernetes scheme: one of them refuses it.
+                return ClaimRefusal() ? await FailAsync(headerFailure, started, cacheHit: false) : LeaveToOthers(null);
             }
 
             if (source is null)
@@ -104,14 +106,55 @@ internal sealed class KubernetesServiceAccountHandler(
                 // base64url and dots, so it cannot hold a second token.
                 if (token is null && value.AsSpan(tokenStart, tokenLength).ContainsAny(' ', '\t', ','))
                 {
-                    return await FailAsync(new TokenFailure(KubernetesTokenFailureReason.InvalidAuthorizationHeader, "the Authorization header must be 'Bearer <token>' with a single token"), started, cacheHit: false);
+                    return ClaimRefusal()
+                        ? await FailAsync(new TokenFailure(KubernetesTokenFailureReason.InvalidAuthorizationHeader, "the Authorization header must be 'Bearer <token>' with a single token"), started, cacheHit: false)
+                        : LeaveToOthers(null);
                 }
 
                 token ??= tokenStart == 0 && tokenLength == value.Length ? value : value.Substring(tokenStart, tokenLength);
+
+                // Which scheme judges it, from its issuer, before any key work (Schemes/IssuerRouter).
+                var state = KubernetesRequestState.Get(Context);
+                if (!state.TryGetParsed(token, out var parsed, out var parseFailure) || (parsed is not null && token.Length > Options.MaxTokenSize))
+                {
+                    parsed = runtime.Validator.Parse(token, out parseFailure);
+                    state.SetParsed(token, parsed, parseFailure);
+                }
+
+                var route = await router.RouteAsync(Scheme.Name, parsed);
+                switch (route.Kind)
+                {
+                    case RouteKind.Other:
+                        return LeaveToOthers(route.Judges);
+                    case RouteKind.Unroutable:
+                        return ClaimRefusal() ? await FailAsync(parseFailure!, started, cacheHit: false) : LeaveToOthers(null);
+                    case RouteKind.Nobody when !ClaimRefusal():
+                        return LeaveToOthers(null);
+                    case RouteKind.Nobody when route.Shape == TokenShape.Bound:
+                        return await FailAsync(runtime.Validator.FindForgery(token, parsed!.Value) ?? await router.RefuseUnclaimedAsync(parsed.Value), started, cacheHit: false);
+                }
+
+                // Mine, Pending (learns its issuer from discovery), or Nobody for a legacy or foreign token, whose
+                // refusal the rules word best (legacy tokens refused, not a service-account token).
                 using var activity = KubeSaAuthTelemetry.ActivitySource.StartActivity("KubeSaAuth.ValidateToken");
-                var outcome = await runtime.Validator.ValidateAsync(token, Context.RequestAborted);
+                var outcome = await runtime.Validator.ValidateAsync(token, parsed!.Value, Context.RequestAborted);
                 if (outcome.Failure is not null)
                 {
+                    if (route.Kind == RouteKind.Pending && outcome.Failure.Reason == KubernetesTokenFailureReason.InvalidIssuer)
+                    {
+                        // Its discovery document named another issuer: route again, now that it is known.
+                        var again = await router.RouteAsync(Scheme.Name, parsed);
+                        if (again.Kind == RouteKind.Other)
+                        {
+                            return LeaveToOthers(again.Judges);
+                        }
+
+                        if (again.Kind == RouteKind.Nobody)
+                        {
+                            return ClaimRefusal() ? await FailAsync(runtime.Validator.FindForgery(token, parsed.Value) ?? await router.RefuseUnclaimedAsync(parsed.Value), started, cacheHit: false) : LeaveToOthers(null);
+                        }
+                    }
+
                     activity?.SetStatus(ActivityStatusCode.Error, outcome.Failure.Reason.ToString());
                     return await FailAsync(outcome.Failure, started, cacheHit: false);
                 }
@@ -198,6 +241,28 @@ internal sealed class KubernetesServiceAccountHandler(
     }
 
     /// <summary>
+    /// Whether this scheme gives the one refusal of a token (or header) that no scheme claims: the first
+    /// Kubernetes scheme to see it in the request does; every other one answers NoResult.
+    /// </summary>
+    private bool ClaimRefusal()
+    {
+        var state = KubernetesRequestState.Get(Context);
+        state.Refuser ??= Scheme.Name;
+        return string.Equals(state.Refuser, Scheme.Name, StringComparison.Ordinal);
+    }
+
+    /// <summary>NoResult for a token another scheme judges: no key work, no refusal log above Debug, no failure metric.</summary>
+    private AuthenticateResult LeaveToOthers(IReadOnlyList<string>? judges)
+    {
+        if (Logger.IsEnabled(LogLevel.Debug))
+        {
+            Log.TokenLeftToOtherScheme(Logger, Scheme.Name, judges is null ? KubernetesRequestState.Find(Context)?.Refuser ?? "(none)" : string.Join(", ", judges));
+        }
+
+        return AuthenticateResult.NoResult();
+    }
+
+    /// <summary>
     /// Whether the events are the defaults (no handler set): then no MessageReceived or TokenValidated
     /// context is allocated, since nothing would read it. <paramref name="defaultTokenValidated"/> says the
     /// same of TokenValidated alone.
@@ -217,9 +282,18 @@ internal sealed class KubernetesServiceAccountHandler(
     protected override async Task HandleChallengeAsync(AuthenticationProperties properties)
     {
         var authResult = await HandleAuthenticateOnceSafeAsync();
+        var state = KubernetesRequestState.Get(Context);
+        if (state.Challenged)
+        {
+            // One Bearer challenge per response (RFC 6750 §3), however many Kubernetes schemes the policy names.
+            return;
+        }
+
+        state.Challenged = true;
         var challenge = new KubernetesChallengeContext(Context, Scheme, Options, properties)
         {
-            AuthenticateFailure = authResult?.Failure,
+            // This scheme's failure, or that of the scheme that judged the token when this one left it alone.
+            AuthenticateFailure = authResult?.Failure ?? state.Failure,
         };
 
         if (challenge.AuthenticateFailure is not null)
@@ -359,7 +433,14 @@ internal sealed class KubernetesServiceAccountHandler(
         Record(started, "failure", failure.Reason.ToString(), failure.IsLegacy, cacheHit);
         var failed = new KubernetesAuthenticationFailedContext(Context, Scheme, Options, failure.ToException());
         await Events.AuthenticationFailed(failed);
-        return failed.Result ?? AuthenticateResult.Fail(failed.Exception);
+        var result = failed.Result ?? AuthenticateResult.Fail(failed.Exception);
+        if (result.Failure is not null)
+        {
+            var state = KubernetesRequestState.Get(Context);
+            state.Failure ??= result.Failure;
+        }
+
+        return result;
     }
 
     private void Record(long started, string result, string? reason, bool? isLegacy, bool cacheHit)

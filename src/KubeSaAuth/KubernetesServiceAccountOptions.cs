@@ -30,6 +30,15 @@ public class KubernetesServiceAccountOptions : AuthenticationSchemeOptions
     /// <value>Default <see langword="null"/>: the <c>issuer</c> of the discovery document is used.</value>
     public string? Issuer { get; set; }
 
+    /// <summary>
+    /// More issuers accepted in <c>iss</c>, with the same keys: during an issuer migration the API server is
+    /// given <c>--service-account-issuer</c> more than once; the first signs new tokens, all are accepted,
+    /// and discovery names only the first (put that one in <see cref="Issuer"/>, the older ones here).
+    /// A token naming one of these is judged by this scheme only, as one naming <see cref="Issuer"/>.
+    /// </summary>
+    /// <value>Default empty.</value>
+    public ICollection<string> AdditionalIssuers { get; } = new List<string>();
+
     /// <summary>The address of the OpenID discovery document.</summary>
     /// <value>Default <see langword="null"/>: <c>{Issuer}/.well-known/openid-configuration</c> (or, in-cluster, on the API server).</value>
     public string? MetadataAddress { get; set; }
@@ -217,6 +226,14 @@ public class KubernetesServiceAccountOptions : AuthenticationSchemeOptions
             if (string.IsNullOrWhiteSpace(audience) || audience.Trim().Length != audience.Length)
             {
                 return $"The '{nameof(Audiences)}' option contains an empty audience or one with leading or trailing spaces ('{audience}'); audiences are compared exactly.";
+            }
+        }
+
+        foreach (var additional in AdditionalIssuers)
+        {
+            if (string.IsNullOrWhiteSpace(additional) || additional.Trim().Length != additional.Length)
+            {
+                return $"The '{nameof(AdditionalIssuers)}' option contains an empty issuer or one with leading or trailing spaces ('{additional}'); issuers are compared exactly.";
             }
         }
 

@@ -45,6 +45,10 @@ internal static partial class Log
         Message = "Unexpected error while validating a service-account token; the request is refused.")]
     public static partial void UnexpectedValidationError(ILogger logger, Exception exception);
 
+    [LoggerMessage(EventId = 108, EventName = "TokenLeftToOtherScheme", Level = LogLevel.Debug,
+        Message = "Scheme {Scheme} left the token to scheme {Judges}: its issuer is theirs (or another scheme refused it).")]
+    public static partial void TokenLeftToOtherScheme(ILogger logger, string scheme, string judges);
+
     [LoggerMessage(EventId = 200, EventName = "KeysFetched", Level = LogLevel.Information,
         Message = "Fetched {Count} signing keys for scheme {Scheme} from {JwksUri} (kids: {KeyIds}).")]
     public static partial void KeysFetched(ILogger logger, string scheme, int count, string jwksUri, string keyIds);
@@ -108,4 +112,16 @@ internal static partial class Log
     [LoggerMessage(EventId = 313, EventName = "LiveTokenReviewUnavailable", Level = LogLevel.Warning,
         Message = "The '{Policy}' policy needs TokenReview, but no Kubernetes scheme authenticated the caller with TokenReview enabled; access is denied.")]
     public static partial void LiveTokenReviewUnavailable(ILogger logger, string policy);
+
+    [LoggerMessage(EventId = 314, EventName = "TokenReviewSharedCacheUnavailable", Level = LogLevel.Warning,
+        Message = "The shared TokenReview cache of scheme {Scheme} failed ({Operation}): {Error}. Each replica uses its own verdicts and the API server, and tries the shared cache again in {RetryAfterSeconds} s.")]
+    public static partial void TokenReviewSharedCacheUnavailable(ILogger logger, string scheme, string operation, string error, double retryAfterSeconds);
+
+    [LoggerMessage(EventId = 315, EventName = "TokenReviewSharedCacheRecovered", Level = LogLevel.Information,
+        Message = "The shared TokenReview cache of scheme {Scheme} answers again.")]
+    public static partial void TokenReviewSharedCacheRecovered(ILogger logger, string scheme);
+
+    [LoggerMessage(EventId = 316, EventName = "TokenReviewSharedValueIgnored", Level = LogLevel.Warning,
+        Message = "A value in the shared TokenReview cache of scheme {Scheme} was ignored ({Reason}); the API server is asked instead.")]
+    public static partial void TokenReviewSharedValueIgnored(ILogger logger, string scheme, string reason);
 }

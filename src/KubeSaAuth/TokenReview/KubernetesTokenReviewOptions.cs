@@ -35,6 +35,33 @@ public sealed class KubernetesTokenReviewOptions
     /// <value>Default <see langword="false"/>.</value>
     public bool FallBackToLocalValidation { get; set; }
 
+    /// <summary>
+    /// Whether verdicts are shared with the other replicas through the application's
+    /// <see cref="Microsoft.Extensions.Caching.Hybrid.HybridCache"/> (register it and its distributed cache, e.g.
+    /// <c>AddStackExchangeRedisCache</c> + <c>AddHybridCache</c>), so a fleet asks the API server about a
+    /// token once per <see cref="CacheDuration"/> rather than once per replica. Entries are keyed by a SHA-256
+    /// of the token, never the token; refusals are shared too; a shared value can refuse a token, never
+    /// admit one that local validation refused. When the shared cache fails or is slow, each replica falls
+    /// back to its own verdicts and the API server.
+    /// </summary>
+    /// <value>Default <see langword="false"/>.</value>
+    public bool SharedCache { get; set; }
+
+    /// <summary>
+    /// With <see cref="SharedCache"/>, how long a replica keeps a shared verdict in memory before reading the
+    /// shared cache again: the bound on how long a refusal learned by one replica (for instance through the
+    /// <c>kubernetes:live</c> policy) takes to hold on all of them. Never longer than <see cref="CacheDuration"/>.
+    /// </summary>
+    /// <value>Default 1 second.</value>
+    public TimeSpan SharedCacheLocalDuration { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>
+    /// With <see cref="SharedCache"/>, the longest wait for a read or write of the shared cache; past it the
+    /// replica uses its own verdicts and the API server, and leaves the shared cache alone for 5 seconds.
+    /// </summary>
+    /// <value>Default 500 milliseconds.</value>
+    public TimeSpan SharedCacheTimeout { get; set; } = TimeSpan.FromMilliseconds(500);
+
     internal string? GetValidationError()
     {
         // The point of TokenReview is to learn soon that a Pod was deleted: a verdict kept for hours defeats it.
@@ -46,6 +73,16 @@ public sealed class KubernetesTokenReviewOptions
         if (MaxConcurrency < 1)
         {
             return $"The 'TokenReview:{nameof(MaxConcurrency)}' option ({MaxConcurrency}) must be at least 1.";
+        }
+
+        if (SharedCacheLocalDuration < TimeSpan.Zero || SharedCacheLocalDuration > TimeSpan.FromMinutes(1))
+        {
+            return $"The 'TokenReview:{nameof(SharedCacheLocalDuration)}' option ({SharedCacheLocalDuration}) must be between 00:00:00 and 00:01:00: it bounds how long a refusal seen by one replica takes to reach the others.";
+        }
+
+        if (SharedCacheTimeout <= TimeSpan.Zero || SharedCacheTimeout > TimeSpan.FromSeconds(30))
+        {
+            return $"The 'TokenReview:{nameof(SharedCacheTimeout)}' option ({SharedCacheTimeout}) must be more than 00:00:00 and at most 00:00:30.";
         }
 
         return null;

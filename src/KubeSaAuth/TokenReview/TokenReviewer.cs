@@ -17,7 +17,9 @@ namespace KubeSaAuth.TokenReview;
 /// Asks the API server for its verdict on a token that passed local validation
 /// (<c>POST /apis/authentication.k8s.io/v1/tokenreviews</c>, as kube-apiserver's webhook token
 /// authenticator and kube-rbac-proxy do). Verdicts are cached per token for <c>CacheDuration</c>, never
-/// beyond the token's <c>exp</c>; at most <c>MaxConcurrency</c> reviews are in flight.
+/// beyond the token's <c>exp</c>; concurrent misses of one token share one review (single flight); at most
+/// <c>MaxConcurrency</c> reviews are in flight. With <c>SharedCache</c>, a miss asks the fleet's shared cache
+/// (<see cref="TokenReviewSharedCache"/>) before the API server, and a fresh verdict is written there.
 /// </summary>
 internal sealed class TokenReviewer : ITokenReviewer, IDisposable
 {
@@ -31,6 +33,7 @@ internal sealed class TokenReviewer : ITokenReviewer, IDisposable
     private readonly Func<HttpClient> _client;
     private readonly IReadOnlyList<string> _audiences;
     private readonly TimeSpan _cacheDuration;
+    private readonly TimeSpan _sharedLocalDuration;
     private readonly TimeSpan _timeout;
     private readonly bool _fallBack;
     private readonly TimeProvider _time;
@@ -38,25 +41,31 @@ internal sealed class TokenReviewer : ITokenReviewer, IDisposable
     private readonly TokenReviewMetrics? _metrics;
     private readonly SemaphoreSlim _concurrency;
     private readonly ConcurrentDictionary<string, Verdict> _cache = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, Task<Resolved>> _inFlight = new(StringComparer.Ordinal);
+    private readonly TokenReviewSharedCache? _shared;
 
-    public TokenReviewer(string scheme, Uri apiServer, Func<HttpClient> client, KubernetesServiceAccountOptions options, TimeProvider timeProvider, ILogger logger, TokenReviewMetrics? metrics)
+    public TokenReviewer(string scheme, Uri apiServer, Func<HttpClient> client, KubernetesServiceAccountOptions options, TimeProvider timeProvider, ILogger logger, TokenReviewMetrics? metrics, TokenReviewSharedCache? sharedCache = null)
     {
         _scheme = scheme;
         _address = new Uri(apiServer.GetLeftPart(UriPartial.Authority) + apiServer.AbsolutePath.TrimEnd('/') + ApiPath);
         _client = client;
         _audiences = [.. options.Audiences];
         _cacheDuration = options.TokenReview.CacheDuration;
+        _sharedLocalDuration = options.TokenReview.SharedCacheLocalDuration < _cacheDuration ? options.TokenReview.SharedCacheLocalDuration : _cacheDuration;
         _timeout = options.BackchannelTimeout;
         _fallBack = options.TokenReview.FallBackToLocalValidation;
         _time = timeProvider;
         _logger = logger;
         _metrics = metrics;
+        _shared = _cacheDuration > TimeSpan.Zero ? sharedCache : null;
         _concurrency = new SemaphoreSlim(options.TokenReview.MaxConcurrency, options.TokenReview.MaxConcurrency);
     }
 
     public Uri Address => _address;
 
     internal int CachedVerdicts => _cache.Count;
+
+    internal TokenReviewSharedCache? SharedCache => _shared;
 
     public async ValueTask<TokenFailure?> ReviewAsync(string token, KubernetesServiceAccount serviceAccount, bool forceFresh, CancellationToken cancellationToken)
     {
@@ -77,38 +86,131 @@ internal sealed class TokenReviewer : ITokenReviewer, IDisposable
             _cache.TryRemove(new KeyValuePair<string, Verdict>(token, cached));
         }
 
-        Outcome outcome;
-        using (var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken))
+        Resolved resolved;
+        if (forceFresh)
         {
-            timeout.CancelAfter(_timeout);
-            try
+            // A live review is this request's own: it never joins one that started before it.
+            resolved = await ResolveAsync(token, serviceAccount, forceFresh: true, cancellationToken).ConfigureAwait(false);
+        }
+        else
+        {
+            // Single flight per token: concurrent misses of one token share one shared-cache read and one review.
+            // The shared work does not follow any one request's cancellation (the timeouts bound it); each
+            // request stops waiting when it is aborted.
+            var flight = new TaskCompletionSource<Resolved>(TaskCreationOptions.RunContinuationsAsynchronously);
+            var current = _inFlight.GetOrAdd(token, flight.Task);
+            if (current == flight.Task)
             {
-                // The wait for a slot counts against the timeout too: a flood of new tokens cannot queue forever.
-                await _concurrency.WaitAsync(timeout.Token).ConfigureAwait(false);
-                try
-                {
-                    outcome = await SendAsync(token, serviceAccount, timeout.Token).ConfigureAwait(false);
-                }
-                finally
-                {
-                    _concurrency.Release();
-                }
+                _ = RunFlightAsync(flight, token, serviceAccount);
             }
-            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+            else
             {
-                outcome = Outcome.Unavailable($"no answer within {_timeout.TotalSeconds:0.###} s (BackchannelTimeout)");
+                resolved = await current.WaitAsync(cancellationToken).ConfigureAwait(false);
+                return Report(resolved with { Joined = true }, serviceAccount);
             }
-            catch (HttpRequestException ex)
+
+            resolved = await current.WaitAsync(cancellationToken).ConfigureAwait(false);
+        }
+
+        return Report(resolved, serviceAccount);
+    }
+
+    public void Dispose() => _concurrency.Dispose();
+
+    private async Task RunFlightAsync(TaskCompletionSource<Resolved> flight, string token, KubernetesServiceAccount serviceAccount)
+    {
+        try
+        {
+            flight.TrySetResult(await ResolveAsync(token, serviceAccount, forceFresh: false, CancellationToken.None).ConfigureAwait(false));
+        }
+        catch (Exception ex)
+        {
+            flight.TrySetException(ex);
+        }
+        finally
+        {
+            _inFlight.TryRemove(new KeyValuePair<string, Task<Resolved>>(token, flight.Task));
+        }
+    }
+
+    /// <summary>The shared cache (unless <paramref name="forceFresh"/>), else the API server; remembers the verdict.</summary>
+    private async Task<Resolved> ResolveAsync(string token, KubernetesServiceAccount serviceAccount, bool forceFresh, CancellationToken cancellationToken)
+    {
+        var key = _shared?.GetKey(token, _audiences);
+        if (key is not null && !forceFresh)
+        {
+            // Read only after local validation succeeded: a shared value can refuse this token, never admit
+            // one that local validation refused.
+            var shared = await _shared!.ReadAsync(key, serviceAccount, cancellationToken).ConfigureAwait(false);
+            if (shared is not null)
             {
-                outcome = Outcome.Unavailable($"request failed: {ex.Message}");
-            }
-            catch (InvalidOperationException ex)
-            {
-                // Our own credentials: the Pod's token file is missing or expired (the message says which).
-                outcome = Outcome.Unavailable(ex.Message);
+                var now = _time.GetUtcNow();
+                Remember(token, shared.Failure, shared.ExpiresAt < now + _sharedLocalDuration ? shared.ExpiresAt : now + _sharedLocalDuration, now);
+                return new Resolved(new Outcome(shared.Failure, null), FromSharedCache: true, Joined: false);
             }
         }
 
+        var outcome = await AskApiServerAsync(token, serviceAccount, cancellationToken).ConfigureAwait(false);
+        if (outcome.Error is null && _cacheDuration > TimeSpan.Zero)
+        {
+            var now = _time.GetUtcNow();
+            var expiresAt = now + _cacheDuration;
+            if (serviceAccount.ExpiresAt is { } exp && exp < expiresAt)
+            {
+                expiresAt = exp;
+            }
+
+            // Kept locally for SharedCacheLocalDuration when the fleet holds it (so a refusal written by another
+            // replica is seen soon), for CacheDuration when it does not (as without SharedCache).
+            var localUntil = expiresAt;
+            if (key is not null && await _shared!.WriteAsync(key, outcome.Failure, outcome.User, expiresAt, cancellationToken).ConfigureAwait(false))
+            {
+                var sharedUntil = now + _sharedLocalDuration;
+                localUntil = sharedUntil < expiresAt ? sharedUntil : expiresAt;
+            }
+
+            Remember(token, outcome.Failure, localUntil, now);
+        }
+
+        return new Resolved(outcome, FromSharedCache: false, Joined: false);
+    }
+
+    private async Task<Outcome> AskApiServerAsync(string token, KubernetesServiceAccount serviceAccount, CancellationToken cancellationToken)
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(_timeout);
+        try
+        {
+            // The wait for a slot counts against the timeout too: a flood of new tokens cannot queue forever.
+            await _concurrency.WaitAsync(timeout.Token).ConfigureAwait(false);
+            try
+            {
+                return await SendAsync(token, serviceAccount, timeout.Token).ConfigureAwait(false);
+            }
+            finally
+            {
+                _concurrency.Release();
+            }
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            return Outcome.Unavailable($"no answer within {_timeout.TotalSeconds:0.###} s (BackchannelTimeout)");
+        }
+        catch (HttpRequestException ex)
+        {
+            return Outcome.Unavailable($"request failed: {ex.Message}");
+        }
+        catch (InvalidOperationException ex)
+        {
+            // Our own credentials: the Pod's token file is missing or expired (the message says which).
+            return Outcome.Unavailable(ex.Message);
+        }
+    }
+
+    /// <summary>Metrics, logs and the answer for one request.</summary>
+    private TokenFailure? Report(Resolved resolved, KubernetesServiceAccount serviceAccount)
+    {
+        var outcome = resolved.Outcome;
         if (outcome.Error is { } error)
         {
             _metrics?.Record(_scheme, "error", cache: false);
@@ -122,35 +224,22 @@ internal sealed class TokenReviewer : ITokenReviewer, IDisposable
             return new TokenFailure(KubernetesTokenFailureReason.TokenReviewUnavailable, "the API server could not be asked to review the token", Namespace: serviceAccount.Namespace, ServiceAccount: serviceAccount.Name);
         }
 
-        _metrics?.Record(_scheme, outcome.Failure is null ? "authenticated" : "rejected", cache: false);
+        var cached = resolved.FromSharedCache || resolved.Joined;
+        _metrics?.Record(_scheme, outcome.Failure is null ? "authenticated" : "rejected", cache: cached);
         if (outcome.Failure is null)
         {
-            Log.TokenReviewAuthenticated(_logger, _scheme, serviceAccount.Namespace, serviceAccount.Name, cached: false);
+            Log.TokenReviewAuthenticated(_logger, _scheme, serviceAccount.Namespace, serviceAccount.Name, cached);
         }
         else
         {
             Log.TokenReviewRejected(_logger, _scheme, serviceAccount.Namespace, serviceAccount.Name, outcome.Failure.Description);
         }
 
-        Remember(token, outcome.Failure, serviceAccount, now);
         return outcome.Failure;
     }
 
-    public void Dispose() => _concurrency.Dispose();
-
-    private void Remember(string token, TokenFailure? failure, KubernetesServiceAccount serviceAccount, DateTimeOffset now)
+    private void Remember(string token, TokenFailure? failure, DateTimeOffset expiresAt, DateTimeOffset now)
     {
-        if (_cacheDuration <= TimeSpan.Zero)
-        {
-            return;
-        }
-
-        var expiresAt = now + _cacheDuration;
-        if (serviceAccount.ExpiresAt is { } exp && exp < expiresAt)
-        {
-            expiresAt = exp;
-        }
-
         if (expiresAt <= now)
         {
             return;
@@ -311,7 +400,38 @@ internal sealed class TokenReviewer : ITokenReviewer, IDisposable
             return Reject(serviceAccount, $"the API server authenticated the token as '{Sanitize(username)}', not '{serviceAccount.Username}'");
         }
 
-        return new Outcome(null, null);
+        return new Outcome(null, null, ReadUser(username, user));
+    }
+
+    /// <summary>The API server's user (<c>status.user</c>: username, uid, groups, extra), kept with a shared verdict.</summary>
+    private static ReviewedUser ReadUser(string username, JsonElement user)
+    {
+        var uid = user.TryGetProperty("uid", out var u) && u.ValueKind == JsonValueKind.String ? u.GetString() : null;
+        var groups = new List<string>();
+        if (user.TryGetProperty("groups", out var g) && g.ValueKind == JsonValueKind.Array)
+        {
+            foreach (var group in g.EnumerateArray())
+            {
+                if (group.ValueKind == JsonValueKind.String)
+                {
+                    groups.Add(group.GetString()!);
+                }
+            }
+        }
+
+        var extra = new Dictionary<string, IReadOnlyList<string>>(StringComparer.Ordinal);
+        if (user.TryGetProperty("extra", out var x) && x.ValueKind == JsonValueKind.Object)
+        {
+            foreach (var property in x.EnumerateObject())
+            {
+                if (property.Value.ValueKind == JsonValueKind.Array)
+                {
+                    extra[property.Name] = [.. property.Value.EnumerateArray().Where(e => e.ValueKind == JsonValueKind.String).Select(e => e.GetString()!)];
+                }
+            }
+        }
+
+        return new ReviewedUser(username, uid, groups, extra);
     }
 
     private static Outcome Reject(KubernetesServiceAccount serviceAccount, string description) =>
@@ -330,7 +450,9 @@ internal sealed class TokenReviewer : ITokenReviewer, IDisposable
 
     private sealed record Verdict(TokenFailure? Failure, DateTimeOffset ExpiresAt);
 
-    private sealed record Outcome(TokenFailure? Failure, string? Error)
+    private sealed record Resolved(Outcome Outcome, bool FromSharedCache, bool Joined);
+
+    private sealed record Outcome(TokenFailure? Failure, string? Error, ReviewedUser? User = null)
     {
         public static Outcome Unavailable(string error) => new(null, error);
     }

@@ -5,6 +5,7 @@ using KubeSaAuth.Client;
 using KubeSaAuth.InCluster;
 using KubeSaAuth.Keys;
 using KubeSaAuth.Schemes;
+using Microsoft.Extensions.Caching.Hybrid;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
@@ -35,8 +36,23 @@ internal sealed class TokenReviewerFactory(
         var apiServer = ResolveApiServer(services, options);
         var clientName = HttpClientNamePrefix + name;
         var logger = loggerFactory.CreateLogger(typeof(KubernetesServiceAccountHandler).FullName!);
-        return new TokenReviewer(name, apiServer, () => httpClientFactory.CreateClient(clientName), options, options.TimeProvider ?? TimeProvider.System, logger, metrics);
+        var time = options.TimeProvider ?? TimeProvider.System;
+        TokenReviewSharedCache? shared = null;
+        if (options.TokenReview.SharedCache)
+        {
+            var hybridCache = services.GetService<HybridCache>() ?? throw new InvalidOperationException(MissingHybridCacheMessage);
+            shared = new TokenReviewSharedCache(hybridCache, name, apiServer, options.TokenReview.SharedCacheTimeout, time, logger, metrics);
+        }
+
+        return new TokenReviewer(name, apiServer, () => httpClientFactory.CreateClient(clientName), options, time, logger, metrics, shared);
     }
+
+    /// <summary>What to register when <c>TokenReview:SharedCache</c> is on without a <see cref="HybridCache"/>.</summary>
+    internal const string MissingHybridCacheMessage =
+        "The 'TokenReview:SharedCache' option is on, but no HybridCache is registered: register the distributed cache the replicas share "
+        + "and HybridCache over it, e.g. services.AddStackExchangeRedisCache(o => o.Configuration = \"redis:6379\") "
+        + "(package Microsoft.Extensions.Caching.StackExchangeRedis) and services.AddHybridCache() (package Microsoft.Extensions.Caching.Hybrid), "
+        + "or turn 'TokenReview:SharedCache' off.";
 
     /// <summary>Registers the TokenReview client of <paramref name="scheme"/> (used only when TokenReview is on).</summary>
     internal static void AddHttpClient(IServiceCollection services, string scheme)

@@ -50,6 +50,7 @@ internal sealed class KubernetesTokenValidator
     private readonly FrozenSet<string> _audiences;
     private readonly string _audienceList;
     private readonly string? _issuer;
+    private readonly FrozenSet<string> _additionalIssuers;
     private readonly bool _acceptLegacy;
     private readonly bool _enforceWarnAfter;
     private readonly TimeSpan _skew;
@@ -63,6 +64,7 @@ internal sealed class KubernetesTokenValidator
         _audiences = options.Audiences.ToFrozenSet(StringComparer.Ordinal);
         _audienceList = "[" + string.Join(", ", options.Audiences.Select(a => $"'{a}'")) + "]";
         _issuer = string.IsNullOrWhiteSpace(options.Issuer) ? null : options.Issuer;
+        _additionalIssuers = options.AdditionalIssuers.ToFrozenSet(StringComparer.Ordinal);
         _acceptLegacy = options.AcceptLegacyTokens;
         _enforceWarnAfter = options.EnforceWarnAfter;
         _skew = options.ClockSkew;
@@ -72,15 +74,35 @@ internal sealed class KubernetesTokenValidator
 
     public SigningKeySource Keys => _keys;
 
-    public async ValueTask<TokenValidationOutcome> ValidateAsync(string token, CancellationToken cancellationToken)
+    public ValueTask<TokenValidationOutcome> ValidateAsync(string token, CancellationToken cancellationToken)
     {
         var parsed = Parse(token, out var failure);
-        if (parsed is null)
-        {
-            return TokenValidationOutcome.Fail(failure!);
-        }
+        return parsed is null
+            ? ValueTask.FromResult(TokenValidationOutcome.Fail(failure!))
+            : ValidateAsync(token, parsed.Value, cancellationToken);
+    }
 
-        var (header, payload, signingInputLength) = parsed.Value;
+    /// <summary>Whether <paramref name="issuer"/> is one this scheme's configuration names (<c>Issuer</c> or <c>AdditionalIssuers</c>).</summary>
+    public bool IsConfiguredIssuer(string? issuer) =>
+        issuer is not null && (string.Equals(issuer, _issuer, StringComparison.Ordinal) || _additionalIssuers.Contains(issuer));
+
+    /// <summary>
+    /// The <see cref="KubernetesTokenFailureReason.InvalidSignature"/> failure when a key already in hand (never
+    /// a fetch) says the payload was forged; used before refusing a token for an issuer no scheme accepts,
+    /// so that a tampered 'iss' is reported as the forgery it is.
+    /// </summary>
+    public TokenFailure? FindForgery(string token, ParsedToken parsed)
+    {
+        var forged = ForgedUnderKnownKey(token, parsed.SigningInputLength, parsed.Header, _keys.Current);
+        var k = parsed.Payload.Kubernetes;
+        return forged is null ? null : forged with { Issuer = parsed.Payload.Issuer, Namespace = k?.Namespace, ServiceAccount = k?.ServiceAccount?.Name, IsLegacy = k is null };
+    }
+
+    /// <summary>Validates a token whose shape, header and payload <see cref="Parse"/> already read.</summary>
+    public async ValueTask<TokenValidationOutcome> ValidateAsync(string token, ParsedToken parsed, CancellationToken cancellationToken)
+    {
+        TokenFailure? failure;
+        var (header, payload, signingInputLength) = parsed;
         var now = _time.GetUtcNow();
         var claims = payload.Kubernetes is not null ? CheckBound(payload, now, out failure) : CheckLegacy(payload, now, out failure);
         if (claims is null)
@@ -90,6 +112,16 @@ internal sealed class KubernetesTokenValidator
             // Only keys in hand: a token refused for its claims never causes a key fetch.
             return TokenValidationOutcome.Fail(ForgedUnderKnownKey(token, signingInputLength, header, _keys.Current)
                 ?? failure! with { KeyId = header.KeyId, Issuer = payload.Issuer, Audiences = payload.Audiences, IsLegacy = payload.Kubernetes is null });
+        }
+
+        // A configured issuer is compared before the key set is awaited: a token of another cluster never
+        // waits for (or causes) a fetch of this one's keys.
+        if (!claims.IsLegacy && _issuer is not null && !IsConfiguredIssuer(payload.Issuer))
+        {
+            var forged = ForgedUnderKnownKey(token, signingInputLength, header, _keys.Current);
+            return forged is not null
+                ? TokenValidationOutcome.Fail(forged with { Namespace = claims.Namespace, ServiceAccount = claims.Name, IsLegacy = claims.IsLegacy })
+                : Refuse(KubernetesTokenFailureReason.InvalidIssuer, IssuerMismatch(payload.Issuer, _issuer), header, claims);
         }
 
         var keySet = await _keys.GetKeySetAsync(cancellationToken).ConfigureAwait(false);
@@ -102,15 +134,16 @@ internal sealed class KubernetesTokenValidator
                 header, claims);
         }
 
-        if (!claims.IsLegacy)
+        if (!claims.IsLegacy && _issuer is null)
         {
-            var expectedIssuer = _issuer ?? keySet.DiscoveredIssuer;
-            if (expectedIssuer is null)
+            // Only discovered: compared once the discovery document is in hand (docs/configuration.md says what that costs).
+            var expectedIssuer = keySet.DiscoveredIssuer;
+            if (expectedIssuer is null && !_additionalIssuers.Contains(payload.Issuer ?? string.Empty))
             {
                 return Refuse(KubernetesTokenFailureReason.InvalidIssuer, "no issuer is configured and the discovery document names none; set the Issuer option", header, claims);
             }
 
-            if (!string.Equals(payload.Issuer, expectedIssuer, StringComparison.Ordinal))
+            if (!string.Equals(payload.Issuer, expectedIssuer, StringComparison.Ordinal) && !_additionalIssuers.Contains(payload.Issuer ?? string.Empty))
             {
                 var forged = ForgedUnderKnownKey(token, signingInputLength, header, keySet);
                 if (forged is not null)
@@ -118,7 +151,7 @@ internal sealed class KubernetesTokenValidator
                     return TokenValidationOutcome.Fail(forged with { Namespace = claims.Namespace, ServiceAccount = claims.Name, IsLegacy = claims.IsLegacy });
                 }
 
-                return Refuse(KubernetesTokenFailureReason.InvalidIssuer, $"issuer '{Shorten(payload.Issuer)}' is not the configured issuer '{expectedIssuer}'", header, claims);
+                return Refuse(KubernetesTokenFailureReason.InvalidIssuer, IssuerMismatch(payload.Issuer, expectedIssuer!), header, claims);
             }
         }
 
@@ -155,6 +188,11 @@ internal sealed class KubernetesTokenValidator
         var pastWarnAfter = claims.WarnAfter is { } warnAfter && now > warnAfter + _skew;
         return new TokenValidationOutcome(claims, null, keySet.TrustEpoch, pastWarnAfter);
     }
+
+    private string IssuerMismatch(string? issuer, string expected) =>
+        _additionalIssuers.Count == 0
+            ? $"issuer '{Shorten(issuer)}' is not the configured issuer '{expected}'"
+            : $"issuer '{Shorten(issuer)}' is not one of the configured issuers [{string.Join(", ", _additionalIssuers.Prepend(expected).Select(i => $"'{i}'"))}]";
 
     private static TokenValidationOutcome Refuse(KubernetesTokenFailureReason reason, string description, JwtHeaderDocument header, KubernetesServiceAccount claims) =>
         TokenValidationOutcome.Fail(new TokenFailure(reason, description, header.KeyId, claims.Issuer, claims.Namespace, claims.Name, claims.Audiences, claims.IsLegacy));
@@ -216,7 +254,7 @@ internal sealed class KubernetesTokenValidator
         header.KeyId is null ? [.. keySet.Keys] : keySet.FindByKeyId(header.KeyId);
 
     /// <summary>Shape, header and payload: everything that needs no key.</summary>
-    internal (JwtHeaderDocument Header, JwtPayloadDocument Payload, int SigningInputLength)? Parse(string token, out TokenFailure? failure)
+    internal ParsedToken? Parse(string token, out TokenFailure? failure)
     {
         failure = null;
         if (token.Length > _maxTokenSize)
@@ -307,7 +345,7 @@ internal sealed class KubernetesTokenValidator
             return null;
         }
 
-        return (header, payload, second);
+        return new ParsedToken(header, payload, second);
     }
 
     private delegate T? DocumentReader<T>(ReadOnlySpan<byte> json);
@@ -675,3 +713,6 @@ internal sealed class KubernetesTokenValidator
     /// <summary>As <see cref="Shorten"/>, but <see langword="null"/> stays <see langword="null"/> (an absent log field).</summary>
     internal static string? ShortenOrNull(string? value, int max = 64) => value is null ? null : Shorten(value, max);
 }
+
+/// <summary>What <see cref="KubernetesTokenValidator.Parse"/> read from a token: everything that needs no key.</summary>
+internal readonly record struct ParsedToken(JwtHeaderDocument Header, JwtPayloadDocument Payload, int SigningInputLength);

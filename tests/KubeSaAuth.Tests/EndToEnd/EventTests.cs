@@ -11,7 +11,7 @@ namespace KubeSaAuth.Tests.EndToEnd;
 /// <summary>Events fire in JwtBearer's order and can change the outcome, through the sample API over HTTP.</summary>
 public sealed class EventTests : IDisposable
 {
-    private readonly SampleApiFakeApiServer _cluster = new();
+    private readonly FakeApiServer _cluster = FakeApiServer.ForSampleApi();
     private readonly ConcurrentQueue<string> _fired = new();
 
     public void Dispose() => _cluster.Dispose();
@@ -21,7 +21,7 @@ public sealed class EventTests : IDisposable
     {
         await using var api = _cluster.CreateSampleApi(postConfigure: Record);
 
-        using var response = await SampleApiFakeApiServer.GetAsync(api.CreateClient(), "/whoami", _cluster.Issuer.CreateToken().Build());
+        using var response = await FakeApiServer.GetAsync(api.CreateClient(), "/whoami", _cluster.Issuer.CreateToken().Build());
 
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         Assert.Equal(["MessageReceived", "TokenValidated"], _fired);
@@ -32,7 +32,7 @@ public sealed class EventTests : IDisposable
     {
         await using var api = _cluster.CreateSampleApi(postConfigure: Record);
 
-        using var response = await SampleApiFakeApiServer.GetAsync(api.CreateClient(), "/whoami", _cluster.Issuer.CreateToken().Expired().Build());
+        using var response = await FakeApiServer.GetAsync(api.CreateClient(), "/whoami", _cluster.Issuer.CreateToken().Expired().Build());
 
         Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
         Assert.Equal(["MessageReceived", "AuthenticationFailed:Expired", "Challenge"], _fired);
@@ -43,7 +43,7 @@ public sealed class EventTests : IDisposable
     {
         await using var api = _cluster.CreateSampleApi(postConfigure: Record);
 
-        using var response = await SampleApiFakeApiServer.GetAsync(api.CreateClient(), "/whoami", token: null);
+        using var response = await FakeApiServer.GetAsync(api.CreateClient(), "/whoami", token: null);
 
         Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
         Assert.Equal(["MessageReceived", "Challenge"], _fired);
@@ -54,7 +54,7 @@ public sealed class EventTests : IDisposable
     {
         await using var api = _cluster.CreateSampleApi(postConfigure: Record);
 
-        using var response = await SampleApiFakeApiServer.GetAsync(api.CreateClient(), "/reports", _cluster.Issuer.CreateToken("other-namespace").Build());
+        using var response = await FakeApiServer.GetAsync(api.CreateClient(), "/reports", _cluster.Issuer.CreateToken("other-namespace").Build());
 
         Assert.Equal(HttpStatusCode.Forbidden, response.StatusCode);
         Assert.Equal(["MessageReceived", "TokenValidated", "Forbidden"], _fired);
@@ -88,7 +88,7 @@ public sealed class EventTests : IDisposable
             return Task.CompletedTask;
         });
 
-        using var response = await SampleApiFakeApiServer.GetAsync(api.CreateClient(), "/whoami", _cluster.Issuer.CreateToken().Build());
+        using var response = await FakeApiServer.GetAsync(api.CreateClient(), "/whoami", _cluster.Issuer.CreateToken().Build());
 
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
     }
@@ -107,8 +107,8 @@ public sealed class EventTests : IDisposable
         });
         var client = api.CreateClient();
 
-        using var unbound = await SampleApiFakeApiServer.GetAsync(client, "/whoami", _cluster.Issuer.CreateToken().Build());
-        using var bound = await SampleApiFakeApiServer.GetAsync(client, "/whoami", _cluster.Issuer.CreateToken().WithPod("p").Build());
+        using var unbound = await FakeApiServer.GetAsync(client, "/whoami", _cluster.Issuer.CreateToken().Build());
+        using var bound = await FakeApiServer.GetAsync(client, "/whoami", _cluster.Issuer.CreateToken().WithPod("p").Build());
 
         Assert.Equal(HttpStatusCode.Unauthorized, unbound.StatusCode);
         Assert.Contains("only pod-bound tokens", unbound.Headers.WwwAuthenticate.ToString(), StringComparison.Ordinal);
@@ -125,7 +125,7 @@ public sealed class EventTests : IDisposable
             await c.Response.WriteAsync($"custom: {c.ErrorDescription}");
         });
 
-        using var response = await SampleApiFakeApiServer.GetAsync(api.CreateClient(), "/whoami", _cluster.Issuer.CreateToken().Expired().Build());
+        using var response = await FakeApiServer.GetAsync(api.CreateClient(), "/whoami", _cluster.Issuer.CreateToken().Expired().Build());
 
         Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
         Assert.Empty(response.Headers.WwwAuthenticate);

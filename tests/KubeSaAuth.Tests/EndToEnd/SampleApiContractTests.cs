@@ -10,17 +10,17 @@ namespace KubeSaAuth.Tests.EndToEnd;
 /// <summary>The sample API contract of shared/DESIGN.md, over HTTP, with WireMock.Net as the API server.</summary>
 public sealed class SampleApiContractTests : IDisposable
 {
-    private readonly SampleApiFakeApiServer _cluster = new();
+    private readonly FakeApiServer _cluster = FakeApiServer.ForSampleApi();
 
     public void Dispose() => _cluster.Dispose();
 
     [Fact]
     public async Task Healthz_answers_200_anonymously_even_while_the_issuer_is_unreachable()
     {
-        _cluster.Server.Stop();
+        _cluster.Stop();
         await using var api = _cluster.CreateSampleApi();
 
-        using var response = await SampleApiFakeApiServer.GetAsync(api.CreateClient(), "/healthz", token: null);
+        using var response = await FakeApiServer.GetAsync(api.CreateClient(), "/healthz", token: null);
 
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
     }
@@ -32,7 +32,7 @@ public sealed class SampleApiContractTests : IDisposable
         var token = _cluster.Issuer.CreateToken("my-namespace", "my-service-account")
             .WithServiceAccountUid("sa-uid").WithPod("my-pod", "pod-uid").WithNode("node-1", "node-uid").Build();
 
-        using var response = await SampleApiFakeApiServer.GetAsync(api.CreateClient(), "/whoami", token);
+        using var response = await FakeApiServer.GetAsync(api.CreateClient(), "/whoami", token);
 
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         using var json = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
@@ -43,7 +43,7 @@ public sealed class SampleApiContractTests : IDisposable
         Assert.Equal("my-pod", root.GetProperty("podName").GetString());
         Assert.Equal("pod-uid", root.GetProperty("podUid").GetString());
         Assert.Equal("node-1", root.GetProperty("nodeName").GetString());
-        Assert.Equal(_cluster.Server.Url, root.GetProperty("issuer").GetString());
+        Assert.Equal(_cluster.Url, root.GetProperty("issuer").GetString());
         Assert.False(root.GetProperty("legacy").GetBoolean());
         Assert.Equal("system:serviceaccount:my-namespace:my-service-account", root.GetProperty("username").GetString());
     }
@@ -54,22 +54,22 @@ public sealed class SampleApiContractTests : IDisposable
         await using var api = _cluster.CreateSampleApi();
         var client = api.CreateClient();
 
-        using var first = await SampleApiFakeApiServer.GetAsync(client, "/whoami", _cluster.Issuer.CreateToken().Build());
-        using var second = await SampleApiFakeApiServer.GetAsync(client, "/whoami", _cluster.Issuer.CreateToken("other").Build());
+        using var first = await FakeApiServer.GetAsync(client, "/whoami", _cluster.Issuer.CreateToken().Build());
+        using var second = await FakeApiServer.GetAsync(client, "/whoami", _cluster.Issuer.CreateToken("other").Build());
 
         Assert.Equal(HttpStatusCode.OK, first.StatusCode);
         Assert.Equal(HttpStatusCode.OK, second.StatusCode);
-        Assert.Equal(1, _cluster.Requests(SampleApiFakeApiServer.JwksPath));
-        Assert.Equal(1, _cluster.Requests(SampleApiFakeApiServer.DiscoveryPath));
+        Assert.Equal(1, _cluster.Requests(FakeApiServer.JwksPath));
+        Assert.Equal(1, _cluster.Requests(FakeApiServer.DiscoveryPath));
     }
 
     [Fact]
     public async Task Uses_the_issuer_of_the_discovery_document_when_Issuer_is_not_set()
     {
         await using var api = _cluster.CreateSampleApi(new Dictionary<string, string?> { ["Issuer"] = null, ["JwksUri"] = null });
-        _cluster.Issuer.PublishedJwksUri = _cluster.Server.Url + SampleApiFakeApiServer.JwksPath;
+        _cluster.Issuer.PublishedJwksUri = _cluster.Url + FakeApiServer.JwksPath;
 
-        using var response = await SampleApiFakeApiServer.GetAsync(api.CreateClient(), "/whoami", _cluster.Issuer.CreateToken().Build());
+        using var response = await FakeApiServer.GetAsync(api.CreateClient(), "/whoami", _cluster.Issuer.CreateToken().Build());
 
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
     }
@@ -79,7 +79,7 @@ public sealed class SampleApiContractTests : IDisposable
     {
         await using var api = _cluster.CreateSampleApi();
 
-        using var response = await SampleApiFakeApiServer.GetAsync(api.CreateClient(), "/whoami", token: null);
+        using var response = await FakeApiServer.GetAsync(api.CreateClient(), "/whoami", token: null);
 
         Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
         Assert.Equal("Bearer", response.Headers.WwwAuthenticate.ToString());
@@ -105,9 +105,9 @@ public sealed class SampleApiContractTests : IDisposable
         };
 
         var client = api.CreateClient();
-        using var warmUp = await SampleApiFakeApiServer.GetAsync(client, "/whoami", _cluster.Issuer.CreateToken().Build());
+        using var warmUp = await FakeApiServer.GetAsync(client, "/whoami", _cluster.Issuer.CreateToken().Build());
 
-        using var response = await SampleApiFakeApiServer.GetAsync(client, "/whoami", token);
+        using var response = await FakeApiServer.GetAsync(client, "/whoami", token);
 
         Assert.Equal(HttpStatusCode.OK, warmUp.StatusCode);
         Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
@@ -122,7 +122,7 @@ public sealed class SampleApiContractTests : IDisposable
     {
         await using var api = _cluster.CreateSampleApi(new Dictionary<string, string?> { ["IncludeErrorDetails"] = "false" });
 
-        using var response = await SampleApiFakeApiServer.GetAsync(api.CreateClient(), "/whoami", _cluster.Issuer.CreateToken().Expired().Build());
+        using var response = await FakeApiServer.GetAsync(api.CreateClient(), "/whoami", _cluster.Issuer.CreateToken().Expired().Build());
 
         Assert.Equal("Bearer error=\"invalid_token\"", response.Headers.WwwAuthenticate.ToString());
     }
@@ -132,7 +132,7 @@ public sealed class SampleApiContractTests : IDisposable
     {
         await using var api = _cluster.CreateSampleApi(new Dictionary<string, string?> { ["AcceptLegacyTokens"] = "true" });
 
-        using var response = await SampleApiFakeApiServer.GetAsync(api.CreateClient(), "/whoami", _cluster.Issuer.CreateToken("my-namespace").Legacy().Build());
+        using var response = await FakeApiServer.GetAsync(api.CreateClient(), "/whoami", _cluster.Issuer.CreateToken("my-namespace").Legacy().Build());
 
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         using var json = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
@@ -167,7 +167,7 @@ public sealed class SampleApiContractTests : IDisposable
     {
         await using var api = _cluster.CreateSampleApi();
 
-        using var response = await SampleApiFakeApiServer.GetAsync(api.CreateClient(), "/whoami", token);
+        using var response = await FakeApiServer.GetAsync(api.CreateClient(), "/whoami", token);
 
         Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
         Assert.StartsWith("Bearer error=", response.Headers.WwwAuthenticate.ToString(), StringComparison.Ordinal);
@@ -178,11 +178,11 @@ public sealed class SampleApiContractTests : IDisposable
     {
         await using var api = _cluster.CreateSampleApi();
 
-        using var response = await SampleApiFakeApiServer.GetAsync(api.CreateClient(), "/whoami", new string('a', 20000));
+        using var response = await FakeApiServer.GetAsync(api.CreateClient(), "/whoami", new string('a', 20000));
 
         Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
         Assert.Contains("MaxTokenSize", response.Headers.WwwAuthenticate.ToString(), StringComparison.Ordinal);
-        Assert.Equal(0, _cluster.Requests(SampleApiFakeApiServer.JwksPath));
+        Assert.Equal(0, _cluster.Requests(FakeApiServer.JwksPath));
     }
 
     [Theory]
@@ -192,7 +192,7 @@ public sealed class SampleApiContractTests : IDisposable
     {
         await using var api = _cluster.CreateSampleApi();
 
-        using var response = await SampleApiFakeApiServer.GetAsync(api.CreateClient(), "/reports", _cluster.Issuer.CreateToken(ns, serviceAccount).Build());
+        using var response = await FakeApiServer.GetAsync(api.CreateClient(), "/reports", _cluster.Issuer.CreateToken(ns, serviceAccount).Build());
 
         Assert.Equal(expected, response.StatusCode);
         if (expected == HttpStatusCode.OK)
@@ -209,7 +209,7 @@ public sealed class SampleApiContractTests : IDisposable
     {
         await using var api = _cluster.CreateSampleApi();
 
-        using var response = await SampleApiFakeApiServer.GetAsync(api.CreateClient(), "/admin", _cluster.Issuer.CreateToken(ns, serviceAccount).Build());
+        using var response = await FakeApiServer.GetAsync(api.CreateClient(), "/admin", _cluster.Issuer.CreateToken(ns, serviceAccount).Build());
 
         Assert.Equal(expected, response.StatusCode);
     }
@@ -221,7 +221,7 @@ public sealed class SampleApiContractTests : IDisposable
     {
         await using var api = _cluster.CreateSampleApi();
 
-        using var response = await SampleApiFakeApiServer.GetAsync(api.CreateClient(), path, token: null);
+        using var response = await FakeApiServer.GetAsync(api.CreateClient(), path, token: null);
 
         Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
         Assert.Equal("Bearer", response.Headers.WwwAuthenticate.ToString());
@@ -232,9 +232,9 @@ public sealed class SampleApiContractTests : IDisposable
     {
         await using var api = _cluster.CreateSampleApi(new Dictionary<string, string?> { ["MaxKeyFetchWait"] = "00:00:05" });
         var token = _cluster.Issuer.CreateToken().Build();
-        _cluster.Server.Stop();
+        _cluster.Stop();
 
-        using var response = await SampleApiFakeApiServer.GetAsync(api.CreateClient(), "/whoami", token);
+        using var response = await FakeApiServer.GetAsync(api.CreateClient(), "/whoami", token);
 
         Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
         Assert.Contains("retry shortly", response.Headers.WwwAuthenticate.ToString(), StringComparison.Ordinal);

@@ -1,7 +1,12 @@
 // Copyright (c) KubeSaAuth contributors.
 // Licensed under the MIT License. See LICENSE in the repository root.
 
+using System.Net.Http.Headers;
 using KubeSaAuth.Testing;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
 using WireMock;
 using WireMock.RequestBuilders;
 using WireMock.ResponseBuilders;
@@ -37,16 +42,36 @@ internal sealed class FakeApiServer : IDisposable
     private int _discoveryRequests;
     private int _jwksRequests;
 
+    public const string DiscoveryPath = "/.well-known/openid-configuration";
+    public const string JwksPath = "/openid/v1/jwks";
+
+    /// <summary>A <c>jwks_uri</c> that no test can reach, as real clusters publish a node IP or internal host.</summary>
+    public const string UnreachableJwksUri = "https://10.255.255.1:6443/openid/v1/jwks";
+
+    /// <summary>An issuer with the in-cluster issuer name whose discovery names this server's JWKS.</summary>
     public FakeApiServer(TimeProvider timeProvider)
+        : this(timeProvider, issuerIsServerUrl: false, publishedJwksUri: null)
+    {
+    }
+
+    private FakeApiServer(TimeProvider? timeProvider, bool issuerIsServerUrl, string? publishedJwksUri)
     {
         _server = WireMockServer.Start(new WireMockServerSettings { Urls = ["http://127.0.0.1:0"] });
-        Issuer = new KubernetesTestIssuer(timeProvider: timeProvider);
-        Issuer.PublishedJwksUri = JwksUri;
-        _server.Given(Request.Create().WithPath("/.well-known/openid-configuration").UsingGet())
-            .RespondWith(Response.Create().WithCallback(request => RespondAsync(isJwks: false)));
-        _server.Given(Request.Create().WithPath("/openid/v1/jwks").UsingGet())
-            .RespondWith(Response.Create().WithCallback(request => RespondAsync(isJwks: true)));
+        Issuer = issuerIsServerUrl
+            ? new KubernetesTestIssuer(_server.Url!, timeProvider)
+            : new KubernetesTestIssuer(timeProvider: timeProvider);
+        Issuer.PublishedJwksUri = publishedJwksUri ?? JwksUri;
+        _server.Given(Request.Create().WithPath(DiscoveryPath).UsingGet())
+            .RespondWith(Response.Create().WithCallback(request => RespondAsync(isJwks: false, request)));
+        _server.Given(Request.Create().WithPath(JwksPath).UsingGet())
+            .RespondWith(Response.Create().WithCallback(request => RespondAsync(isJwks: true, request)));
     }
+
+    /// <summary>
+    /// The cluster the sample API tests talk to: the issuer is this server's URL and discovery's
+    /// <c>jwks_uri</c> is <see cref="UnreachableJwksUri"/>, so the JWKS address must come from configuration.
+    /// </summary>
+    public static FakeApiServer ForSampleApi() => new(timeProvider: null, issuerIsServerUrl: true, UnreachableJwksUri);
 
     public KubernetesTestIssuer Issuer { get; }
 
@@ -54,9 +79,9 @@ internal sealed class FakeApiServer : IDisposable
 
     public string Url => _server.Url!;
 
-    public string MetadataAddress => Url + "/.well-known/openid-configuration";
+    public string MetadataAddress => Url + DiscoveryPath;
 
-    public string JwksUri => Url + "/openid/v1/jwks";
+    public string JwksUri => Url + JwksPath;
 
     /// <summary>Discovery requests received (each fetch attempt starts with one).</summary>
     public int DiscoveryRequests => Volatile.Read(ref _discoveryRequests);
@@ -66,6 +91,9 @@ internal sealed class FakeApiServer : IDisposable
 
     /// <summary>Every request the server received.</summary>
     public int TotalRequests => DiscoveryRequests + JwksRequests;
+
+    /// <summary>Requests received for <see cref="DiscoveryPath"/> or <see cref="JwksPath"/>.</summary>
+    public int Requests(string path) => path == JwksPath ? JwksRequests : path == DiscoveryPath ? DiscoveryRequests : 0;
 
     /// <summary>Completes when a request is being held by <see cref="ApiServerMode.Hang"/>.</summary>
     public Task HangReached
@@ -105,6 +133,46 @@ internal sealed class FakeApiServer : IDisposable
         release.TrySetResult();
     }
 
+    /// <summary>Stops listening: every later fetch fails with connection refused.</summary>
+    public void Stop() => _server.Stop();
+
+    /// <summary>The sample API configured only through configuration, against this server.</summary>
+    public WebApplicationFactory<Program> CreateSampleApi(IDictionary<string, string?>? overrides = null, Action<KubernetesServiceAccountOptions>? postConfigure = null)
+    {
+        var settings = new Dictionary<string, string?>
+        {
+            ["Authentication:Schemes:KubernetesServiceAccount:Issuer"] = Issuer.Issuer,
+            ["Authentication:Schemes:KubernetesServiceAccount:MetadataAddress"] = MetadataAddress,
+            ["Authentication:Schemes:KubernetesServiceAccount:JwksUri"] = JwksUri,
+            ["Authentication:Schemes:KubernetesServiceAccount:Audiences:0"] = "my-api",
+            ["Authentication:Schemes:KubernetesServiceAccount:RequireHttpsMetadata"] = "false",
+        };
+        foreach (var (key, value) in overrides ?? new Dictionary<string, string?>())
+        {
+            settings["Authentication:Schemes:KubernetesServiceAccount:" + key] = value;
+        }
+
+        return new WebApplicationFactory<Program>().WithWebHostBuilder(b =>
+        {
+            b.ConfigureAppConfiguration((_, c) => c.AddInMemoryCollection(settings));
+            if (postConfigure is not null)
+            {
+                b.ConfigureServices(s => s.PostConfigure(KubernetesServiceAccountDefaults.AuthenticationScheme, postConfigure));
+            }
+        });
+    }
+
+    public static async Task<HttpResponseMessage> GetAsync(HttpClient client, string path, string? token)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Get, path);
+        if (token is not null)
+        {
+            request.Headers.Authorization = new AuthenticationHeaderValue("Bearer", token);
+        }
+
+        return await client.SendAsync(request);
+    }
+
     public void Dispose()
     {
         lock (_gate)
@@ -116,9 +184,15 @@ internal sealed class FakeApiServer : IDisposable
         _server.Dispose();
     }
 
-    private async Task<IResponseMessage> RespondAsync(bool isJwks)
+    private async Task<IResponseMessage> RespondAsync(bool isJwks, IRequestMessage request)
     {
         Interlocked.Increment(ref isJwks ? ref _jwksRequests : ref _discoveryRequests);
+        if (isJwks && !AcceptsJwkSet(request))
+        {
+            // The API server's router answers 406 to an Accept that excludes application/jwk-set+json.
+            return Message(406, "application/json", "{\"kind\":\"Status\",\"code\":406}");
+        }
+
         if (Mode == ApiServerMode.Hang)
         {
             Task release;
@@ -148,6 +222,11 @@ internal sealed class FakeApiServer : IDisposable
             ? Message(200, "application/jwk-set+json", Issuer.GetJwks())
             : Message(200, "application/json", Issuer.GetDiscoveryDocument());
     }
+
+    private static bool AcceptsJwkSet(IRequestMessage request) =>
+        request.Headers is { } headers
+        && headers.TryGetValue("Accept", out var accept)
+        && accept.Any(value => value.Contains("application/jwk-set+json", StringComparison.OrdinalIgnoreCase));
 
     private static ResponseMessage Message(int status, string contentType, string body)
     {

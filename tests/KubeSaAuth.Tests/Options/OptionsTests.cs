@@ -38,6 +38,10 @@ public sealed class OptionsTests
         { "cache max age zero", o => o.ValidationCache.MaxAge = TimeSpan.Zero, "The 'ValidationCache:MaxAge' option" },
         { "cache max age absurd", o => o.ValidationCache.MaxAge = TimeSpan.MaxValue, "must be positive and at most 1.00:00:00" },
         { "review verdicts kept for hours", o => o.TokenReview.CacheDuration = TimeSpan.FromHours(2), "The 'TokenReview:CacheDuration' option (02:00:00) must be between 00:00:00 and 01:00:00" },
+        { "shared verdicts kept locally for minutes", o => o.TokenReview.SharedCacheLocalDuration = TimeSpan.FromMinutes(2), "The 'TokenReview:SharedCacheLocalDuration' option (00:02:00) must be between 00:00:00 and 00:01:00" },
+        { "negative shared local duration", o => o.TokenReview.SharedCacheLocalDuration = TimeSpan.FromSeconds(-1), "The 'TokenReview:SharedCacheLocalDuration' option" },
+        { "no shared cache wait", o => o.TokenReview.SharedCacheTimeout = TimeSpan.Zero, "The 'TokenReview:SharedCacheTimeout' option (00:00:00) must be more than 00:00:00" },
+        { "shared cache wait unbounded", o => o.TokenReview.SharedCacheTimeout = TimeSpan.FromMinutes(1), "The 'TokenReview:SharedCacheTimeout' option (00:01:00)" },
     };
 
     [Theory]
@@ -109,6 +113,9 @@ public sealed class OptionsTests
         Assert.Equal(TimeSpan.FromSeconds(10), options.BackchannelTimeout);
         Assert.Equal(TimeSpan.FromSeconds(10), options.TokenReview.CacheDuration);
         Assert.Equal(16, options.TokenReview.MaxConcurrency);
+        Assert.False(options.TokenReview.SharedCache);
+        Assert.Equal(TimeSpan.FromSeconds(1), options.TokenReview.SharedCacheLocalDuration);
+        Assert.Equal(TimeSpan.FromMilliseconds(500), options.TokenReview.SharedCacheTimeout);
         Assert.True(options.ValidationCache.Enabled);
         Assert.Equal(10_000, options.ValidationCache.MaxEntries);
         Assert.Equal(TimeSpan.FromMinutes(5), options.ValidationCache.MaxAge);
@@ -138,10 +145,17 @@ public sealed class OptionsTests
             ["Authentication:Schemes:cluster-a:ClusterName"] = "prod",
             ["Authentication:Schemes:cluster-a:ServiceAccountDirectory"] = saDirectory,
             ["Authentication:Schemes:cluster-a:TokenReview:Enabled"] = "true",
+            ["Authentication:Schemes:cluster-a:TokenReview:SharedCache"] = "true",
+            ["Authentication:Schemes:cluster-a:TokenReview:SharedCacheLocalDuration"] = "00:00:03",
+            ["Authentication:Schemes:cluster-a:TokenReview:SharedCacheTimeout"] = "00:00:00.250",
             ["Authentication:Schemes:cluster-b:Issuer"] = "https://other.example",
             ["Authentication:Schemes:cluster-b:Audiences:0"] = "b1",
         };
-        using var services = BuildServices(settings, b => b.AddKubernetesServiceAccount("cluster-a").AddKubernetesServiceAccount("cluster-b"));
+        using var services = BuildServices(settings, b =>
+        {
+            b.Services.AddHybridCache();
+            b.AddKubernetesServiceAccount("cluster-a").AddKubernetesServiceAccount("cluster-b");
+        });
 
         KubernetesServiceAccountOptions o;
         try
@@ -167,7 +181,29 @@ public sealed class OptionsTests
         Assert.Equal("prod", o.ClusterName);
         Assert.Equal(saDirectory, o.ServiceAccountDirectory);
         Assert.True(o.TokenReview.Enabled);
+        Assert.True(o.TokenReview.SharedCache);
+        Assert.Equal(TimeSpan.FromSeconds(3), o.TokenReview.SharedCacheLocalDuration);
+        Assert.Equal(TimeSpan.FromMilliseconds(250), o.TokenReview.SharedCacheTimeout);
         Assert.Equal("https://other.example", services.GetRequiredService<IOptionsMonitor<KubernetesServiceAccountOptions>>().Get("cluster-b").Issuer);
+    }
+
+    [Fact]
+    public void SharedCache_without_a_HybridCache_fails_at_startup_saying_what_to_register()
+    {
+        var settings = new Dictionary<string, string?>
+        {
+            ["Authentication:Schemes:cluster-a:Issuer"] = "https://issuer.example",
+            ["Authentication:Schemes:cluster-a:Audiences:0"] = "a1",
+            ["Authentication:Schemes:cluster-a:TokenReview:Enabled"] = "true",
+            ["Authentication:Schemes:cluster-a:TokenReview:SharedCache"] = "true",
+        };
+        using var services = BuildServices(settings, b => b.AddKubernetesServiceAccount("cluster-a"));
+
+        var error = Assert.Throws<OptionsValidationException>(() => services.GetRequiredService<IOptionsMonitor<KubernetesServiceAccountOptions>>().Get("cluster-a"));
+
+        Assert.Contains("'TokenReview:SharedCache' option is on, but no HybridCache is registered", error.Message, StringComparison.Ordinal);
+        Assert.Contains("AddHybridCache()", error.Message, StringComparison.Ordinal);
+        Assert.Contains("AddStackExchangeRedisCache", error.Message, StringComparison.Ordinal);
     }
 
     [Fact]

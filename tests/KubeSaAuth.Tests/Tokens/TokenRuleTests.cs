@@ -186,11 +186,43 @@ public sealed class TokenRuleTests
     [Fact]
     public async Task Refuses_forged_issuer_under_a_known_key_as_invalid_signature()
     {
-        using var harness = ValidatorHarness.For(_issuer);
+        using var harness = await ValidatorHarness.For(_issuer).WarmAsync();
         var token = Token().Build();
         var forged = ReplacePayload(token, p => p["iss"] = "https://evil.example");
 
         await harness.AssertRefusedAsync(forged, KubernetesTokenFailureReason.InvalidSignature);
+    }
+
+    [Fact]
+    public async Task Compares_a_configured_issuer_before_any_key_fetch()
+    {
+        using var harness = ValidatorHarness.For(_issuer);
+
+        await harness.AssertRefusedAsync(Token().WithIssuer("https://other-cluster.example").Build(), KubernetesTokenFailureReason.InvalidIssuer);
+
+        Assert.Equal(0, harness.JwksRequests);
+    }
+
+    [Fact]
+    public async Task Accepts_an_additional_issuer_with_the_same_keys()
+    {
+        using var harness = ValidatorHarness.For(_issuer, o => o.AdditionalIssuers.Add("https://old-issuer.example"));
+
+        var outcome = await harness.ValidateAsync(Token().WithIssuer("https://old-issuer.example").Build());
+
+        Assert.Null(outcome.Failure);
+        Assert.Equal("https://old-issuer.example", outcome.ServiceAccount!.Issuer);
+    }
+
+    [Fact]
+    public async Task Refuses_an_issuer_that_is_neither_the_issuer_nor_an_additional_one_naming_both()
+    {
+        using var harness = ValidatorHarness.For(_issuer, o => o.AdditionalIssuers.Add("https://old-issuer.example"));
+
+        var failure = await harness.AssertRefusedAsync(Token().WithIssuer("https://other.example").Build(), KubernetesTokenFailureReason.InvalidIssuer);
+
+        Assert.Contains("'https://old-issuer.example'", failure.Description, StringComparison.Ordinal);
+        Assert.Contains($"'{_issuer.Issuer}'", failure.Description, StringComparison.Ordinal);
     }
 
     // ---- iss ----
