@@ -18,13 +18,30 @@ using Perfolizer.Horology;
 //   dotnet run -c Release --project tests/KubeSaAuth.Benchmarks -- --profile-miss  where a first-seen token's time goes, layer by layer
 //   dotnet run -c Release --project tests/KubeSaAuth.Benchmarks -- --profile-hit   where a repeated token's request time goes
 //   dotnet run -c Release --project tests/KubeSaAuth.Benchmarks -- --alloc      bytes allocated per cached request by the handler
+//   tests/KubeSaAuth.Benchmarks/e2e.sh                                         over real HTTP with wrk: the sample API, JwtBearer, the floor (--e2e)
+//   tests/KubeSaAuth.Benchmarks/e2e.sh --soak 300                              mixed traffic while the issuer rotates keys and fails (--soak)
 var arguments = args.ToList();
+if (arguments.Contains("--serve"))
+{
+    return await KubeSaAuth.Benchmarks.EndToEnd.ComparisonServer.RunAsync(arguments);
+}
+
+if (arguments.Contains("--e2e"))
+{
+    return await KubeSaAuth.Benchmarks.EndToEnd.HttpBenchmark.RunAsync(arguments);
+}
+
+if (arguments.Contains("--soak"))
+{
+    return await KubeSaAuth.Benchmarks.Soak.SoakRun.RunAsync(arguments);
+}
+
 var floodAt = arguments.IndexOf("--flood");
 if (floodAt >= 0)
 {
     var count = floodAt + 1 < arguments.Count ? int.Parse(arguments[floodAt + 1], CultureInfo.InvariantCulture) : 20_000;
     await FloodMeasurement.RunAsync(count);
-    return;
+    return 0;
 }
 
 var pairedAt = arguments.IndexOf("--paired");
@@ -33,25 +50,25 @@ if (pairedAt >= 0)
     var rounds = pairedAt + 1 < arguments.Count && int.TryParse(arguments[pairedAt + 1], CultureInfo.InvariantCulture, out var n) ? n : 61;
     await PairedMeasurement.RunAsync(rounds);
     await AllocationMeasurement.RunAsync();
-    return;
+    return 0;
 }
 
 if (arguments.Contains("--profile-miss"))
 {
     await MissPathProfile.RunAsync();
-    return;
+    return 0;
 }
 
 if (arguments.Contains("--profile-hit"))
 {
     await HitPathProfile.RunAsync();
-    return;
+    return 0;
 }
 
 if (arguments.Contains("--alloc"))
 {
     await AllocationMeasurement.RunAsync();
-    return;
+    return 0;
 }
 
 var quick = arguments.Remove("--quick");
@@ -68,3 +85,4 @@ if (!quick)
 }
 
 BenchmarkRunner.Run<AuthenticationBenchmarks>(config, [.. arguments]);
+return 0;

@@ -1,0 +1,3 @@
+-- Copyright (c) KubeSaAuth contributors.
+-- Licensed under the MIT License. See LICENSE in the repository root.
+-- No Authorization header: every request is answered 401 with WWW-Authenticate: Bearer.
