@@ -1,6 +1,7 @@
 // Copyright (c) KubeSaAuth contributors.
 // Licensed under the MIT License. See LICENSE in the repository root.
 
+using System.Net;
 using System.Security.Claims;
 using System.Text.Json.Nodes;
 using KubeSaAuth.Testing;
@@ -141,6 +142,27 @@ public sealed class KubernetesParityTests
         var caller = await harness.AssertAcceptedAsync(_issuer.CreateToken("my-namespace", "build.robot").Legacy("build.robot-token-x2x9q").Build());
 
         Assert.True(caller.IsLegacy);
+    }
+
+    [Theory]
+    [InlineData("team-a@cluster-b")]
+    [InlineData("team-a:admin")]
+    [InlineData("team-A")]
+    [InlineData("team-*")]
+    public async Task A_namespace_no_kubernetes_object_can_have_never_reaches_a_policy(string ns)
+    {
+        // Without the rule, 'namespace:team-*' admitted each of these (a prefix match).
+        var issuer = new KubernetesTestIssuer();
+        await using var host = await PolicyHost.StartAsync(
+            new Dictionary<string, KubernetesTestIssuer> { [KubernetesServiceAccountDefaults.AuthenticationScheme] = issuer },
+            app => PolicyHost.MapGuarded(app, "/p", "namespace:team-*"));
+
+        using var refused = await host.GetAsync("/p", issuer.CreateToken(ns, "worker").Build());
+        using var admitted = await host.GetAsync("/p", issuer.CreateToken("team-a", "worker").Build());
+
+        Assert.Equal(HttpStatusCode.Unauthorized, refused.StatusCode);
+        Assert.Contains("DNS-1123 label", refused.Headers.WwwAuthenticate.ToString(), StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.OK, admitted.StatusCode);
     }
 
     // ---- pod, secret and node references: name and uid ----
