@@ -4,11 +4,15 @@
 using System.Diagnostics;
 using KubeSaAuth.Diagnostics;
 using Microsoft.Extensions.Logging;
+using Microsoft.IdentityModel.Protocols;
+using Microsoft.IdentityModel.Protocols.OpenIdConnect;
 
 namespace KubeSaAuth.Keys;
 
 /// <summary>
-/// The issuer's signing keys for one scheme: the only component that talks to the network.
+/// The issuer's signing keys for one scheme: the only component that talks to the network. The keys come
+/// from an <see cref="IKeySetRetriever"/>: discovery and JWKS (the default), a key file (<c>JwksPath</c>,
+/// re-read every <c>RefreshInterval</c>), or keys given in code (<c>SigningKeys</c>).
 /// </summary>
 /// <remarks>
 /// IdentityModel's <c>ConfigurationManager</c> is not used for scheduling: measured with 8.23 it lets
@@ -25,13 +29,18 @@ namespace KubeSaAuth.Keys;
 /// <item>a background timer refreshes every <c>AutomaticRefreshInterval</c>, and retries every
 /// <c>RefreshInterval</c> while fetches fail.</item>
 /// </list>
+/// <para>
+/// It is an IdentityModel <see cref="IConfigurationManager{T}"/>: <see cref="GetConfigurationAsync"/> answers the
+/// keys in hand as an <see cref="OpenIdConnectConfiguration"/> and <see cref="RequestRefresh"/> asks for a fetch,
+/// with the schedule above. The validator calls the richer members (<see cref="Current"/>,
+/// <see cref="RefreshForUnknownKeyAsync"/>) so that a request whose key is in hand costs no allocation.
+/// </para>
 /// </remarks>
-internal sealed class SigningKeySource : IDisposable
+internal sealed class SigningKeySource : IConfigurationManager<OpenIdConnectConfiguration>, IDisposable
 {
     private readonly object _gate = new();
     private readonly string _scheme;
-    private readonly KeySetRetriever _retriever;
-    private readonly Func<HttpClient> _clientFactory;
+    private readonly IKeySetRetriever _retriever;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
     private readonly KubeSaAuthTelemetry? _telemetry;
@@ -43,6 +52,7 @@ internal sealed class SigningKeySource : IDisposable
     private readonly CancellationTokenSource _shutdown = new();
 
     private volatile KeySet? _current;
+    private volatile PublishedConfiguration? _published;
     private Task? _inflight;
     private ITimer? _timer;
     private DateTimeOffset _lastAttempt = DateTimeOffset.MinValue;
@@ -61,15 +71,28 @@ internal sealed class SigningKeySource : IDisposable
         TimeProvider timeProvider,
         ILogger logger,
         KubeSaAuthTelemetry? telemetry)
+        : this(scheme, new RemoteKeySetRetriever(retriever, clientFactory), options, timeProvider, logger, telemetry)
+    {
+    }
+
+    public SigningKeySource(
+        string scheme,
+        IKeySetRetriever retriever,
+        KubernetesServiceAccountOptions options,
+        TimeProvider timeProvider,
+        ILogger logger,
+        KubeSaAuthTelemetry? telemetry)
     {
         _scheme = scheme;
         _retriever = retriever;
-        _clientFactory = clientFactory;
         _time = timeProvider;
         _logger = logger;
         _telemetry = telemetry;
         _refreshInterval = options.RefreshInterval;
-        _automaticRefreshInterval = options.AutomaticRefreshInterval;
+
+        // A key file is read again every RefreshInterval (a local read, and a removed key must be
+        // distrusted soon); keys given in code never change.
+        _automaticRefreshInterval = retriever.Kind == KeySourceKind.File ? options.RefreshInterval : options.AutomaticRefreshInterval;
         _maxWait = options.MaxKeyFetchWait;
         _fetchTimeout = options.BackchannelTimeout;
         _configuredIssuer = string.IsNullOrWhiteSpace(options.Issuer) ? null : options.Issuer;
@@ -126,6 +149,34 @@ internal sealed class SigningKeySource : IDisposable
         return WaitAsync(fetch, cancellationToken);
     }
 
+    /// <summary>
+    /// <see cref="IConfigurationManager{T}"/>: the keys in hand (waiting, as a request does, at most
+    /// <c>MaxKeyFetchWait</c> for a first fetch) as a configuration whose <c>SigningKeys</c> they are; one
+    /// instance per key set. Throws <see cref="InvalidOperationException"/> while there are no keys.
+    /// </summary>
+    public async Task<OpenIdConnectConfiguration> GetConfigurationAsync(CancellationToken cancel)
+    {
+        var set = await GetKeySetAsync(cancel).ConfigureAwait(false)
+            ?? throw new InvalidOperationException($"The signing keys of scheme '{_scheme}' are not available: {_lastError ?? "no fetch has succeeded yet"}.");
+        var published = _published;
+        if (published is not null && ReferenceEquals(published.Keys, set))
+        {
+            return published.Configuration;
+        }
+
+        var configuration = new OpenIdConnectConfiguration { Issuer = set.DiscoveredIssuer ?? _configuredIssuer };
+        foreach (var key in set.Keys)
+        {
+            configuration.SigningKeys.Add(key.Key);
+        }
+
+        _published = new PublishedConfiguration(set, configuration);
+        return configuration;
+    }
+
+    /// <summary><see cref="IConfigurationManager{T}"/>: starts a fetch, unless one ran within <c>RefreshInterval</c> (then nothing).</summary>
+    public void RequestRefresh() => TryStartFetch();
+
     /// <summary>Fetches now unless a fetch is running (then joins it); used by warm-up. Waits for the outcome.</summary>
     public async Task<bool> FetchNowAsync(CancellationToken cancellationToken)
     {
@@ -175,7 +226,7 @@ internal sealed class SigningKeySource : IDisposable
         lock (_gate)
         {
             var current = _current;
-            return new KeySourceStatus(current?.Keys.Count ?? 0, current is not null, current is not null && _consecutiveFailures > 0, _lastSuccess, _lastFailure, _lastError, _consecutiveFailures);
+            return new KeySourceStatus(current?.Keys.Count ?? 0, current is not null, current is not null && _consecutiveFailures > 0, _lastSuccess, _lastFailure, _lastError, _consecutiveFailures, _retriever.Kind, _retriever.Address);
         }
     }
 
@@ -260,21 +311,29 @@ internal sealed class SigningKeySource : IDisposable
         activity?.SetTag("kubesa.scheme", _scheme);
         try
         {
-            RetrievedKeys retrieved;
+            RetrievedKeys? retrieved;
             using (var timeout = new CancellationTokenSource(_fetchTimeout, _time))
             using (var linked = CancellationTokenSource.CreateLinkedTokenSource(timeout.Token, _shutdown.Token))
             {
                 try
                 {
-                    retrieved = await _retriever.RetrieveAsync(_clientFactory(), linked.Token).ConfigureAwait(false);
+                    retrieved = await _retriever.RetrieveAsync(linked.Token).ConfigureAwait(false);
                 }
                 catch (OperationCanceledException ex) when (timeout.IsCancellationRequested)
                 {
-                    throw new KeyFetchException(_retriever.JwksUri ?? _retriever.MetadataAddress ?? "?", null, $"no answer within BackchannelTimeout ({_fetchTimeout})", ex);
+                    throw new KeyFetchException(_retriever.Address, null, $"no answer within BackchannelTimeout ({_fetchTimeout})", ex);
                 }
             }
 
-            Apply(retrieved);
+            if (retrieved is null)
+            {
+                MarkUnchanged();
+            }
+            else
+            {
+                Apply(retrieved);
+            }
+
             _telemetry?.KeyFetches.Add(1, new KeyValuePair<string, object?>("result", "success"), new KeyValuePair<string, object?>("scheme", _scheme));
             activity?.SetStatus(ActivityStatusCode.Ok);
         }
@@ -294,6 +353,22 @@ internal sealed class SigningKeySource : IDisposable
                 _inflight = null;
                 ScheduleNextLocked();
             }
+        }
+    }
+
+    /// <summary>The source says its keys are the ones in hand (a key file read again, unchanged): a success.</summary>
+    private void MarkUnchanged()
+    {
+        lock (_gate)
+        {
+            if (_current is null)
+            {
+                return;
+            }
+
+            _lastSuccess = _time.GetUtcNow();
+            _lastError = null;
+            _consecutiveFailures = 0;
         }
     }
 
@@ -372,10 +447,21 @@ internal sealed class SigningKeySource : IDisposable
             hasKeys = _current is not null;
         }
 
-        var consequence = hasKeys
-            ? $"Still validating with the {_current!.Keys.Count} keys fetched at {_current.FetchedAt:o}; retrying in {_refreshInterval}."
-            : "No keys yet: tokens are refused until a fetch succeeds; retrying with back-off.";
-        Log.KeyFetchFailed(_logger, _scheme, fetchError?.Address ?? _retriever.JwksUri ?? _retriever.MetadataAddress ?? "?", fetchError?.StatusCode, ex.Message, consequence);
+        if (_retriever.Kind == KeySourceKind.File)
+        {
+            var kept = hasKeys
+                ? $"Still validating with the {_current!.Keys.Count} keys read at {_current.FetchedAt:o}; reading it again in {_refreshInterval}."
+                : "No keys: tokens are refused until the file can be read.";
+            Log.KeyFileUnusable(_logger, _scheme, _retriever.Address, ex.Message, kept);
+        }
+        else
+        {
+            var consequence = hasKeys
+                ? $"Still validating with the {_current!.Keys.Count} keys fetched at {_current.FetchedAt:o}; retrying in {_refreshInterval}."
+                : "No keys yet: tokens are refused until a fetch succeeds; retrying with back-off.";
+            Log.KeyFetchFailed(_logger, _scheme, fetchError?.Address ?? _retriever.Address, fetchError?.StatusCode, ex.Message, consequence);
+        }
+
         _telemetry?.KeyFetches.Add(1, new KeyValuePair<string, object?>("result", "failure"), new KeyValuePair<string, object?>("scheme", _scheme));
     }
 
@@ -424,3 +510,17 @@ internal sealed class SigningKeySource : IDisposable
         }
     }
 }
+
+/// <summary>Discovery and JWKS over the backchannel: <see cref="KeySetRetriever"/> with its client.</summary>
+internal sealed class RemoteKeySetRetriever(KeySetRetriever retriever, Func<HttpClient> clientFactory) : IKeySetRetriever
+{
+    public string Address => retriever.JwksUri ?? retriever.MetadataAddress ?? "?";
+
+    public KeySourceKind Kind => KeySourceKind.Remote;
+
+    public async Task<RetrievedKeys?> RetrieveAsync(CancellationToken cancellationToken) =>
+        await retriever.RetrieveAsync(clientFactory(), cancellationToken).ConfigureAwait(false);
+}
+
+/// <summary>The configuration <see cref="SigningKeySource.GetConfigurationAsync"/> answers for one key set.</summary>
+internal sealed record PublishedConfiguration(KeySet Keys, OpenIdConnectConfiguration Configuration);
