@@ -50,6 +50,12 @@ public static class KubernetesClaimTypes
     /// <summary>The token's unique identifier (<c>jti</c>, Kubernetes 1.29+).</summary>
     public const string TokenId = "jti";
 
+    /// <summary>
+    /// The token's credential identifier as Kubernetes states it, <c>JTI=&lt;jti&gt;</c> (the
+    /// <c>authentication.kubernetes.io/credential-id</c> extra of the API server's user); only when the token has a <c>jti</c>.
+    /// </summary>
+    public const string CredentialId = "authentication.kubernetes.io/credential-id";
+
     /// <summary>The value of <see cref="TokenKind"/> for bound (projected) tokens.</summary>
     public const string BoundTokenKind = "bound";
 

@@ -51,6 +51,14 @@ public sealed record KubernetesServiceAccount
     /// <summary>The token's unique identifier (<c>jti</c>), if any.</summary>
     public string? TokenId { get; init; }
 
+    /// <summary>
+    /// The credential identifier Kubernetes gives the token, <c>JTI=&lt;jti&gt;</c>: what the API server puts in the
+    /// user's <c>authentication.kubernetes.io/credential-id</c> extra and in its audit log, so that a request here
+    /// can be traced to the token's issue; <see langword="null"/> when the token has no <c>jti</c> (before
+    /// Kubernetes 1.29, and legacy tokens).
+    /// </summary>
+    public string? CredentialId => string.IsNullOrEmpty(TokenId) ? null : "JTI=" + TokenId;
+
     /// <summary>When the token was issued (<c>iat</c>), if stated.</summary>
     public DateTimeOffset? IssuedAt { get; init; }
 

@@ -46,7 +46,7 @@ internal sealed class KubernetesServiceAccountConfigureOptions(IAuthenticationCo
     {
         var b = new SectionReader(section);
 
-        // AuthenticationSchemeOptions (the string ones; EventsType, ForwardDefaultSelector, TimeProvider are code only).
+        // AuthenticationSchemeOptions (the string ones; EventsType, ForwardDefaultSelector, TimeProvider are code only, as are Backchannel, Events, SigningKeys).
         b.String(nameof(o.ClaimsIssuer), v => o.ClaimsIssuer = v);
         b.String(nameof(o.ForwardDefault), v => o.ForwardDefault = v);
         b.String(nameof(o.ForwardAuthenticate), v => o.ForwardAuthenticate = v);
@@ -59,6 +59,7 @@ internal sealed class KubernetesServiceAccountConfigureOptions(IAuthenticationCo
         b.Strings(nameof(o.AdditionalIssuers), o.AdditionalIssuers);
         b.String(nameof(o.MetadataAddress), v => o.MetadataAddress = v);
         b.String(nameof(o.JwksUri), v => o.JwksUri = v);
+        b.String(nameof(o.JwksPath), v => o.JwksPath = v);
         b.Strings(nameof(o.Audiences), o.Audiences);
         b.Bool(nameof(o.AcceptLegacyTokens), v => o.AcceptLegacyTokens = v);
         b.Bool(nameof(o.RequireHttpsMetadata), v => o.RequireHttpsMetadata = v);

@@ -11,6 +11,7 @@ using KubeSaAuth.TokenReview;
 using KubeSaAuth.Tokens;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Authorization;
+using Microsoft.AspNetCore.Authorization.Policy;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Hosting;
@@ -122,6 +123,23 @@ public static class KubernetesServiceAccountExtensions
             // A singleton: its policy cache then lives as long as the app, and the authorization middleware's
             // per-request PolicyEvaluator (transient) does not build a new provider and cache each time.
             services.Replace(ServiceDescriptor.Singleton<IAuthorizationPolicyProvider, KubernetesAuthorizationPolicyProvider>());
+        }
+
+        // A policy of the builder helpers names no scheme: ASP.NET Core would authenticate and challenge it
+        // with the default scheme, and answer 500 without one. These give it the Kubernetes schemes it needs
+        // (Authorization/KubernetesPolicySchemes). The defaults are replaced (AddAuthorization adds them with
+        // TryAdd, before or after this); an evaluator or result handler of the application's own is left alone.
+        services.TryAddSingleton<KubernetesPolicySchemes>();
+        var evaluator = services.LastOrDefault(d => d.ServiceType == typeof(IPolicyEvaluator));
+        if (evaluator is null || evaluator.ImplementationType == typeof(PolicyEvaluator))
+        {
+            services.Replace(ServiceDescriptor.Transient<IPolicyEvaluator, KubernetesPolicyEvaluator>());
+        }
+
+        var resultHandler = services.LastOrDefault(d => d.ServiceType == typeof(IAuthorizationMiddlewareResultHandler));
+        if (resultHandler is null || resultHandler.ImplementationType == typeof(AuthorizationMiddlewareResultHandler))
+        {
+            services.Replace(ServiceDescriptor.Singleton<IAuthorizationMiddlewareResultHandler, KubernetesAuthorizationResultHandler>());
         }
     }
 }

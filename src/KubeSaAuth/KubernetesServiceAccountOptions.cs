@@ -5,6 +5,7 @@ using KubeSaAuth.Caching;
 using KubeSaAuth.Schemes;
 using KubeSaAuth.Tokens;
 using Microsoft.AspNetCore.Authentication;
+using Microsoft.IdentityModel.Tokens;
 
 namespace KubeSaAuth;
 
@@ -49,6 +50,27 @@ public class KubernetesServiceAccountOptions : AuthenticationSchemeOptions
     /// </summary>
     /// <value>Default <see langword="null"/>: the discovery document's <c>jwks_uri</c>.</value>
     public string? JwksUri { get; set; }
+
+    /// <summary>
+    /// A file holding the issuer's public keys, read instead of fetching discovery and JWKS: a JWKS, as
+    /// <c>kubectl get --raw /openid/v1/jwks</c> prints it, or PEM public keys (<c>-----BEGIN PUBLIC KEY-----</c>
+    /// or <c>-----BEGIN RSA PUBLIC KEY-----</c> blocks; RSA, or EC on P-256/384/521), as the API server's
+    /// <c>--service-account-key-file</c> holds them, each with the <c>kid</c> Kubernetes derives
+    /// (base64url of the SHA-256 of its DER SubjectPublicKeyInfo). The file is read again every
+    /// <see cref="RefreshInterval"/> and when a token names an unknown <c>kid</c>; a key removed from it is
+    /// distrusted at once. Requires <see cref="Issuer"/>; nothing is fetched over the network.
+    /// </summary>
+    /// <value>Default <see langword="null"/>: keys are fetched from the issuer.</value>
+    public string? JwksPath { get; set; }
+
+    /// <summary>
+    /// The issuer's public keys, given in code instead of fetching them: <see cref="RsaSecurityKey"/>,
+    /// <see cref="ECDsaSecurityKey"/> (P-256/384/521), <see cref="X509SecurityKey"/> or an RSA/EC
+    /// <see cref="JsonWebKey"/>. A key without a <c>KeyId</c> gets the <c>kid</c> Kubernetes derives.
+    /// Requires <see cref="Issuer"/>; nothing is fetched over the network. Code only (not bound from configuration).
+    /// </summary>
+    /// <value>Default empty: keys are fetched from the issuer (or read from <see cref="JwksPath"/>).</value>
+    public ICollection<SecurityKey> SigningKeys { get; } = new List<SecurityKey>();
 
     /// <summary>
     /// The audiences this service accepts; a token must name at least one of them in <c>aud</c> (exact,
@@ -208,12 +230,21 @@ public class KubernetesServiceAccountOptions : AuthenticationSchemeOptions
         base.Validate(scheme);
     }
 
+    /// <summary>Whether the keys are static (<see cref="JwksPath"/> or <see cref="SigningKeys"/>): no discovery, no fetch.</summary>
+    internal bool HasStaticKeys => !string.IsNullOrWhiteSpace(JwksPath) || SigningKeys.Count > 0;
+
     /// <summary>Returns the first configuration error, or <see langword="null"/> when the options can work.</summary>
+
     internal string? GetValidationError()
     {
         if (ConfigurationError is not null)
         {
             return ConfigurationError;
+        }
+
+        if (HasStaticKeys && GetStaticKeysError() is { } staticError)
+        {
+            return staticError;
         }
 
         if (string.IsNullOrWhiteSpace(Issuer) && string.IsNullOrWhiteSpace(MetadataAddress) && string.IsNullOrWhiteSpace(JwksUri) && !InCluster)
@@ -255,7 +286,7 @@ public class KubernetesServiceAccountOptions : AuthenticationSchemeOptions
             return $"The '{nameof(Issuer)}' option ('{Issuer}') has '//' in its path; tokens name the issuer exactly, so use the value of 'issuer' from the cluster's discovery document (kubectl get --raw /.well-known/openid-configuration).";
         }
 
-        if (!InCluster && string.IsNullOrWhiteSpace(MetadataAddress) && string.IsNullOrWhiteSpace(JwksUri)
+        if (!InCluster && string.IsNullOrWhiteSpace(MetadataAddress) && string.IsNullOrWhiteSpace(JwksUri) && !HasStaticKeys
             && !Uri.TryCreate(Issuer, UriKind.Absolute, out _))
         {
             return $"The '{nameof(Issuer)}' option ('{Issuer}') is not a URL, so discovery cannot be derived from it: set '{nameof(MetadataAddress)}' or '{nameof(JwksUri)}' to where the cluster serves its keys.";
@@ -284,7 +315,7 @@ public class KubernetesServiceAccountOptions : AuthenticationSchemeOptions
             }
         }
 
-        if (string.IsNullOrWhiteSpace(MetadataAddress) && string.IsNullOrWhiteSpace(JwksUri) && !InCluster && RequireHttpsMetadata
+        if (string.IsNullOrWhiteSpace(MetadataAddress) && string.IsNullOrWhiteSpace(JwksUri) && !InCluster && !HasStaticKeys && RequireHttpsMetadata
             && Uri.TryCreate(Issuer, UriKind.Absolute, out var issuerUri) && issuerUri.Scheme != Uri.UriSchemeHttps)
         {
             return $"The '{nameof(Issuer)}' option ('{Issuer}') is not HTTPS, so neither is its discovery document: set '{nameof(RequireHttpsMetadata)}' to false (development only) or use an HTTPS issuer.";
@@ -326,5 +357,54 @@ public class KubernetesServiceAccountOptions : AuthenticationSchemeOptions
         }
 
         return TokenReview.GetValidationError() ?? ValidationCache.GetValidationError();
+    }
+
+    private string? GetStaticKeysError()
+    {
+        var source = string.IsNullOrWhiteSpace(JwksPath) ? nameof(SigningKeys) : nameof(JwksPath);
+        if (!string.IsNullOrWhiteSpace(JwksPath) && SigningKeys.Count > 0)
+        {
+            return $"The '{nameof(JwksPath)}' and '{nameof(SigningKeys)}' options exclude each other: give the keys either in a file or in code.";
+        }
+
+        if (string.IsNullOrWhiteSpace(Issuer))
+        {
+            return $"The '{nameof(Issuer)}' option must be set with '{source}': static keys come with no discovery document to learn the issuer from (kubectl get --raw /.well-known/openid-configuration shows it).";
+        }
+
+        if (InCluster)
+        {
+            return $"The '{source}' and '{nameof(InCluster)}' options exclude each other: in-cluster mode fetches the keys from the API server; remove one of them.";
+        }
+
+        if (!string.IsNullOrWhiteSpace(MetadataAddress) || !string.IsNullOrWhiteSpace(JwksUri))
+        {
+            return $"The '{source}' option gives the keys, so '{nameof(MetadataAddress)}' and '{nameof(JwksUri)}' would never be fetched: remove them (or '{source}').";
+        }
+
+        foreach (var key in SigningKeys)
+        {
+            if (key is null)
+            {
+                return $"The '{nameof(SigningKeys)}' option contains a null key.";
+            }
+
+            string? unsupported;
+            try
+            {
+                if (Keys.StaticKeyRetriever.ToJsonWebKey(key, out unsupported) is not null)
+                {
+                    continue;
+                }
+            }
+            catch (Exception ex) when (ex is System.Security.Cryptography.CryptographicException or ArgumentException or NotSupportedException)
+            {
+                unsupported = $"a {key.GetType().Name} whose public key cannot be read ({ex.Message})";
+            }
+
+            return $"The '{nameof(SigningKeys)}' option contains {unsupported} (kid '{key.KeyId}').";
+        }
+
+        return null;
     }
 }

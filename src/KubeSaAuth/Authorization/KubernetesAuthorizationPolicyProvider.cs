@@ -3,7 +3,6 @@
 
 using System.Collections.Concurrent;
 using KubeSaAuth.TokenReview;
-using Microsoft.AspNetCore.Authentication;
 using Microsoft.AspNetCore.Authorization;
 using Microsoft.Extensions.Options;
 
@@ -13,9 +12,10 @@ namespace KubeSaAuth.Authorization;
 /// Policies by name, without registration (aspnetcore samples/CustomPolicyProvider): <c>namespace:&lt;ns&gt;</c>,
 /// <c>namespace:&lt;prefix&gt;*</c>, <c>serviceaccount:&lt;ns&gt;:&lt;name&gt;</c>, each optionally followed by
 /// <c>@&lt;cluster&gt;</c> (Kubernetes names never contain '@'). Policies the application registered
-/// win: the default provider is asked first. The policies authenticate with every Kubernetes scheme.
+/// win: the default provider is asked first. The policies authenticate with the Kubernetes schemes of the
+/// cluster they name, or with every Kubernetes scheme.
 /// </summary>
-internal sealed class KubernetesAuthorizationPolicyProvider(IOptions<AuthorizationOptions> options, IAuthenticationSchemeProvider schemes)
+internal sealed class KubernetesAuthorizationPolicyProvider(IOptions<AuthorizationOptions> options, KubernetesPolicySchemes schemes)
     : DefaultAuthorizationPolicyProvider(options)
 {
     internal const string NamespacePrefix = "namespace:";
@@ -54,10 +54,9 @@ internal sealed class KubernetesAuthorizationPolicyProvider(IOptions<Authorizati
         AuthorizationPolicy? policy = null;
         if (requirement is not null)
         {
-            var kubernetesSchemes = (await schemes.GetAllSchemesAsync().ConfigureAwait(false))
-                .Where(s => s.HandlerType == typeof(KubernetesServiceAccountHandler))
-                .Select(s => s.Name)
-                .ToArray();
+            // '@cluster' authenticates with that cluster's schemes only: another cluster's outage never
+            // reaches it. Without '@cluster', every Kubernetes scheme.
+            var kubernetesSchemes = await schemes.ForClusterAsync((requirement as KubernetesServiceAccountRequirement)?.Cluster).ConfigureAwait(false);
             // No separate RequireAuthenticatedUser: both requirements are met only by an authenticated
             // Kubernetes identity, so a DenyAnonymous requirement would be a second, redundant check.
             policy = new AuthorizationPolicyBuilder(kubernetesSchemes)

@@ -2,6 +2,7 @@
 // Licensed under the MIT License. See LICENSE in the repository root.
 
 using System.Globalization;
+using KubeSaAuth.Keys;
 using KubeSaAuth.Schemes;
 using KubeSaAuth.Tokens;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
@@ -47,10 +48,28 @@ internal sealed class KubernetesServiceAccountKeysHealthCheck(IOptionsMonitor<Ku
             data["lastError"] = error;
         }
 
+        if (status.Kind == KeySourceKind.File)
+        {
+            data["path"] = status.Address ?? string.Empty;
+            if (status.IsStale || !status.HasKeys)
+            {
+                // The file is the whole truth about the keys: while it cannot be used, the scheme is not ready,
+                // even though the keys read from it before still validate.
+                var kept = status.HasKeys ? $"; still validating with the {status.KeyCount} keys read {status.LastSuccess:o}" : string.Empty;
+                return new HealthCheckResult(context.Registration.FailureStatus,
+                    $"The key file '{status.Address}' of scheme '{scheme}' (JwksPath) cannot be used: {status.LastError}{kept}.", data: data);
+            }
+        }
+
         if (!status.HasKeys || status.KeyCount == 0)
         {
             return new HealthCheckResult(context.Registration.FailureStatus,
                 $"No signing keys for scheme '{scheme}'{(status.LastError is null ? string.Empty : ": " + status.LastError)}.", data: data);
+        }
+
+        if (status.Kind != KeySourceKind.Remote)
+        {
+            return HealthCheckResult.Healthy($"{status.KeyCount} signing keys for scheme '{scheme}', read from {status.Address} at {status.LastSuccess:o}.", data);
         }
 
         return status.IsStale

@@ -111,6 +111,10 @@ internal static partial class Log
         Message = "Warm-up of scheme {Scheme}: {Outcome}.")]
     public static partial void KeysWarmUp(ILogger logger, string scheme, string outcome);
 
+    [LoggerMessage(EventId = 220, EventName = "KeyFileUnusable", Level = LogLevel.Warning,
+        Message = "The key file {Path} of scheme {Scheme} (JwksPath) cannot be used: {Error}. {Consequence}")]
+    public static partial void KeyFileUnusable(ILogger logger, string scheme, string path, string error, string consequence);
+
     [LoggerMessage(EventId = 500, EventName = "TokenCached", Level = LogLevel.Debug,
         Message = "Cached the validation of a token of {Namespace}/{ServiceAccount} (second successful validation).")]
     public static partial void TokenCached(ILogger logger, string Namespace, string serviceAccount);

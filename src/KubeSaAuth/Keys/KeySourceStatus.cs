@@ -4,4 +4,5 @@
 namespace KubeSaAuth.Keys;
 
 /// <summary>What a key source reports about itself (health check, metrics).</summary>
-internal sealed record KeySourceStatus(int KeyCount, bool HasKeys, bool IsStale, DateTimeOffset? LastSuccess, DateTimeOffset? LastFailure, string? LastError, int ConsecutiveFailures);
+internal sealed record KeySourceStatus(int KeyCount, bool HasKeys, bool IsStale, DateTimeOffset? LastSuccess, DateTimeOffset? LastFailure, string? LastError, int ConsecutiveFailures,
+    KeySourceKind Kind = KeySourceKind.Remote, string? Address = null);

@@ -8,7 +8,9 @@ using Microsoft.Extensions.Logging;
 namespace KubeSaAuth.Keys;
 
 /// <summary>
-/// The issuer's signing keys for one scheme: the only component that talks to the network.
+/// The issuer's signing keys for one scheme: the only component that talks to the network. The keys come
+/// from an <see cref="IKeySetRetriever"/>: discovery and JWKS (the default), a key file (<c>JwksPath</c>,
+/// re-read every <c>RefreshInterval</c>), or keys given in code (<c>SigningKeys</c>).
 /// </summary>
 /// <remarks>
 /// IdentityModel's <c>ConfigurationManager</c> is not used for scheduling: measured with 8.23 it lets
@@ -30,8 +32,7 @@ internal sealed class SigningKeySource : IDisposable
 {
     private readonly object _gate = new();
     private readonly string _scheme;
-    private readonly KeySetRetriever _retriever;
-    private readonly Func<HttpClient> _clientFactory;
+    private readonly IKeySetRetriever _retriever;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
     private readonly KubeSaAuthTelemetry? _telemetry;
@@ -61,15 +62,28 @@ internal sealed class SigningKeySource : IDisposable
         TimeProvider timeProvider,
         ILogger logger,
         KubeSaAuthTelemetry? telemetry)
+        : this(scheme, new RemoteKeySetRetriever(retriever, clientFactory), options, timeProvider, logger, telemetry)
+    {
+    }
+
+    public SigningKeySource(
+        string scheme,
+        IKeySetRetriever retriever,
+        KubernetesServiceAccountOptions options,
+        TimeProvider timeProvider,
+        ILogger logger,
+        KubeSaAuthTelemetry? telemetry)
     {
         _scheme = scheme;
         _retriever = retriever;
-        _clientFactory = clientFactory;
         _time = timeProvider;
         _logger = logger;
         _telemetry = telemetry;
         _refreshInterval = options.RefreshInterval;
-        _automaticRefreshInterval = options.AutomaticRefreshInterval;
+
+        // A key file is read again every RefreshInterval (a local read, and a removed key must be
+        // distrusted soon); keys given in code never change.
+        _automaticRefreshInterval = retriever.Kind == KeySourceKind.File ? options.RefreshInterval : options.AutomaticRefreshInterval;
         _maxWait = options.MaxKeyFetchWait;
         _fetchTimeout = options.BackchannelTimeout;
         _configuredIssuer = string.IsNullOrWhiteSpace(options.Issuer) ? null : options.Issuer;
@@ -175,7 +189,7 @@ internal sealed class SigningKeySource : IDisposable
         lock (_gate)
         {
             var current = _current;
-            return new KeySourceStatus(current?.Keys.Count ?? 0, current is not null, current is not null && _consecutiveFailures > 0, _lastSuccess, _lastFailure, _lastError, _consecutiveFailures);
+            return new KeySourceStatus(current?.Keys.Count ?? 0, current is not null, current is not null && _consecutiveFailures > 0, _lastSuccess, _lastFailure, _lastError, _consecutiveFailures, _retriever.Kind, _retriever.Address);
         }
     }
 
@@ -260,21 +274,29 @@ internal sealed class SigningKeySource : IDisposable
         activity?.SetTag("kubesa.scheme", _scheme);
         try
         {
-            RetrievedKeys retrieved;
+            RetrievedKeys? retrieved;
             using (var timeout = new CancellationTokenSource(_fetchTimeout, _time))
             using (var linked = CancellationTokenSource.CreateLinkedTokenSource(timeout.Token, _shutdown.Token))
             {
                 try
                 {
-                    retrieved = await _retriever.RetrieveAsync(_clientFactory(), linked.Token).ConfigureAwait(false);
+                    retrieved = await _retriever.RetrieveAsync(linked.Token).ConfigureAwait(false);
                 }
                 catch (OperationCanceledException ex) when (timeout.IsCancellationRequested)
                 {
-                    throw new KeyFetchException(_retriever.JwksUri ?? _retriever.MetadataAddress ?? "?", null, $"no answer within BackchannelTimeout ({_fetchTimeout})", ex);
+                    throw new KeyFetchException(_retriever.Address, null, $"no answer within BackchannelTimeout ({_fetchTimeout})", ex);
                 }
             }
 
-            Apply(retrieved);
+            if (retrieved is null)
+            {
+                MarkUnchanged();
+            }
+            else
+            {
+                Apply(retrieved);
+            }
+
             _telemetry?.KeyFetches.Add(1, new KeyValuePair<string, object?>("result", "success"), new KeyValuePair<string, object?>("scheme", _scheme));
             activity?.SetStatus(ActivityStatusCode.Ok);
         }
@@ -294,6 +316,22 @@ internal sealed class SigningKeySource : IDisposable
                 _inflight = null;
                 ScheduleNextLocked();
             }
+        }
+    }
+
+    /// <summary>The source says its keys are the ones in hand (a key file read again, unchanged): a success.</summary>
+    private void MarkUnchanged()
+    {
+        lock (_gate)
+        {
+            if (_current is null)
+            {
+                return;
+            }
+
+            _lastSuccess = _time.GetUtcNow();
+            _lastError = null;
+            _consecutiveFailures = 0;
         }
     }
 
@@ -372,10 +410,21 @@ internal sealed class SigningKeySource : IDisposable
             hasKeys = _current is not null;
         }
 
-        var consequence = hasKeys
-            ? $"Still validating with the {_current!.Keys.Count} keys fetched at {_current.FetchedAt:o}; retrying in {_refreshInterval}."
-            : "No keys yet: tokens are refused until a fetch succeeds; retrying with back-off.";
-        Log.KeyFetchFailed(_logger, _scheme, fetchError?.Address ?? _retriever.JwksUri ?? _retriever.MetadataAddress ?? "?", fetchError?.StatusCode, ex.Message, consequence);
+        if (_retriever.Kind == KeySourceKind.File)
+        {
+            var kept = hasKeys
+                ? $"Still validating with the {_current!.Keys.Count} keys read at {_current.FetchedAt:o}; reading it again in {_refreshInterval}."
+                : "No keys: tokens are refused until the file can be read.";
+            Log.KeyFileUnusable(_logger, _scheme, _retriever.Address, ex.Message, kept);
+        }
+        else
+        {
+            var consequence = hasKeys
+                ? $"Still validating with the {_current!.Keys.Count} keys fetched at {_current.FetchedAt:o}; retrying in {_refreshInterval}."
+                : "No keys yet: tokens are refused until a fetch succeeds; retrying with back-off.";
+            Log.KeyFetchFailed(_logger, _scheme, fetchError?.Address ?? _retriever.Address, fetchError?.StatusCode, ex.Message, consequence);
+        }
+
         _telemetry?.KeyFetches.Add(1, new KeyValuePair<string, object?>("result", "failure"), new KeyValuePair<string, object?>("scheme", _scheme));
     }
 
@@ -423,4 +472,15 @@ internal sealed class SigningKeySource : IDisposable
             StartFetchLocked(now);
         }
     }
+}
+
+/// <summary>Discovery and JWKS over the backchannel: <see cref="KeySetRetriever"/> with its client.</summary>
+internal sealed class RemoteKeySetRetriever(KeySetRetriever retriever, Func<HttpClient> clientFactory) : IKeySetRetriever
+{
+    public string Address => retriever.JwksUri ?? retriever.MetadataAddress ?? "?";
+
+    public KeySourceKind Kind => KeySourceKind.Remote;
+
+    public async Task<RetrievedKeys?> RetrieveAsync(CancellationToken cancellationToken) =>
+        await retriever.RetrieveAsync(clientFactory(), cancellationToken).ConfigureAwait(false);
 }

@@ -51,7 +51,7 @@ internal sealed class SchemeRuntimeFactory(
         }
 
         if (string.IsNullOrWhiteSpace(options.MetadataAddress) && Uri.TryCreate(options.Issuer, UriKind.Absolute, out _)
-            && string.IsNullOrWhiteSpace(options.JwksUri))
+            && string.IsNullOrWhiteSpace(options.JwksUri) && !options.HasStaticKeys)
         {
             // Never a '//' in the path: the issuer may end with '/'. With both Issuer and JwksUri set,
             // discovery is not needed and not fetched.
@@ -62,14 +62,7 @@ internal sealed class SchemeRuntimeFactory(
         options.Validate(name);
 
         var logger = loggerFactory.CreateLogger(typeof(KubernetesServiceAccountHandler).FullName!);
-        var retriever = new KeySetRetriever(
-            string.IsNullOrWhiteSpace(options.MetadataAddress) ? null : options.MetadataAddress,
-            string.IsNullOrWhiteSpace(options.JwksUri) ? null : options.JwksUri,
-            options.RequireHttpsMetadata);
-        var backchannel = options.Backchannel;
-        var clientName = options.BackchannelHttpClientName;
-        Func<HttpClient> client = backchannel is not null ? () => backchannel : () => httpClientFactory.CreateClient(clientName);
-        var keys = new SigningKeySource(name, retriever, client, options, options.TimeProvider, logger, telemetry);
+        var keys = new SigningKeySource(name, CreateRetriever(options), options, options.TimeProvider, logger, telemetry);
         registry.Add(name, keys);
 
         var validator = new KubernetesTokenValidator(options, name, keys, options.TimeProvider);
@@ -89,5 +82,29 @@ internal sealed class SchemeRuntimeFactory(
 
         var reviewer = services.GetService<ITokenReviewerFactory>()?.Create(name, options);
         return new SchemeRuntime(keys, validator, cache, reviewer);
+    }
+
+    /// <summary>Where the keys come from: a key file, keys given in code, or (the default) discovery and JWKS.</summary>
+    private IKeySetRetriever CreateRetriever(KubernetesServiceAccountOptions options)
+    {
+        if (!string.IsNullOrWhiteSpace(options.JwksPath))
+        {
+            return new KeyFileRetriever(options.JwksPath);
+        }
+
+        if (options.SigningKeys.Count > 0)
+        {
+            // Validate() has checked that every key converts.
+            return new StaticKeyRetriever([.. options.SigningKeys.Select(k => StaticKeyRetriever.ToJsonWebKey(k, out _)!)]);
+        }
+
+        var retriever = new KeySetRetriever(
+            string.IsNullOrWhiteSpace(options.MetadataAddress) ? null : options.MetadataAddress,
+            string.IsNullOrWhiteSpace(options.JwksUri) ? null : options.JwksUri,
+            options.RequireHttpsMetadata);
+        var backchannel = options.Backchannel;
+        var clientName = options.BackchannelHttpClientName!;
+        Func<HttpClient> client = backchannel is not null ? () => backchannel : () => httpClientFactory.CreateClient(clientName);
+        return new RemoteKeySetRetriever(retriever, client);
     }
 }

@@ -136,7 +136,7 @@ internal sealed class TokenReviewer : ITokenReviewer, IDisposable
     /// <summary>The shared cache (unless <paramref name="forceFresh"/>), else the API server; remembers the verdict.</summary>
     private async Task<Resolved> ResolveAsync(string token, KubernetesServiceAccount serviceAccount, bool forceFresh, CancellationToken cancellationToken)
     {
-        var key = _shared?.GetKey(token, _audiences);
+        var key = _shared?.GetKey(token, RequestedAudiences(serviceAccount));
         if (key is not null && !forceFresh)
         {
             // Read only after local validation succeeded: a shared value can refuse this token, never admit
@@ -269,7 +269,7 @@ internal sealed class TokenReviewer : ITokenReviewer, IDisposable
     {
         using var request = new HttpRequestMessage(HttpMethod.Post, _address)
         {
-            Content = new ByteArrayContent(CreateBody(token, _audiences)),
+            Content = new ByteArrayContent(CreateBody(token, RequestedAudiences(serviceAccount))),
         };
         request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
         request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue("application/json"));
@@ -319,7 +319,18 @@ internal sealed class TokenReviewer : ITokenReviewer, IDisposable
         }
     }
 
-    /// <summary>The request body: <c>{"apiVersion":"authentication.k8s.io/v1","kind":"TokenReview","spec":{"token":…,"audiences":[…]}}</c>.</summary>
+    /// <summary>
+    /// The audiences a review of this caller's token asks for: ours for a bound token; none for a legacy token,
+    /// which names no audience — asked for ours, the API server (k8s pkg/serviceaccount/jwt.go: a token without
+    /// 'aud' has the API server's implicit audiences) would refuse every one of them; asked for none, it checks
+    /// its own.
+    /// </summary>
+    private IReadOnlyList<string> RequestedAudiences(KubernetesServiceAccount serviceAccount) => serviceAccount.IsLegacy ? [] : _audiences;
+
+    /// <summary>
+    /// The request body: <c>{"apiVersion":"authentication.k8s.io/v1","kind":"TokenReview","spec":{"token":…,"audiences":[…]}}</c>;
+    /// without <c>spec.audiences</c> when <paramref name="audiences"/> is empty (a legacy token).
+    /// </summary>
     internal static byte[] CreateBody(string token, IReadOnlyList<string> audiences)
     {
         using var buffer = new MemoryStream();
@@ -330,13 +341,17 @@ internal sealed class TokenReviewer : ITokenReviewer, IDisposable
             writer.WriteString("kind", "TokenReview");
             writer.WriteStartObject("spec");
             writer.WriteString("token", token);
-            writer.WriteStartArray("audiences");
-            foreach (var audience in audiences)
+            if (audiences.Count > 0)
             {
-                writer.WriteStringValue(audience);
+                writer.WriteStartArray("audiences");
+                foreach (var audience in audiences)
+                {
+                    writer.WriteStringValue(audience);
+                }
+
+                writer.WriteEndArray();
             }
 
-            writer.WriteEndArray();
             writer.WriteEndObject();
             writer.WriteEndObject();
         }
@@ -379,7 +394,9 @@ internal sealed class TokenReviewer : ITokenReviewer, IDisposable
             }
         }
 
-        if (granted.Count == 0)
+        // A legacy token was reviewed for the API server's own audiences (no spec.audiences): status.audiences,
+        // if any, names those, never ours; the API server's authentication is the verdict.
+        if (granted.Count == 0 && !serviceAccount.IsLegacy)
         {
             return Reject(serviceAccount, $"the API server authenticated the token for none of the audiences [{string.Join(", ", _audiences.Select(a => $"'{a}'"))}]");
         }

@@ -182,6 +182,7 @@ internal sealed class KubernetesClaimsIdentity : CaseSensitiveClaimsIdentity
         Add(claims, KubernetesClaimTypes.SecretName, sa.SecretName, issuer);
         Add(claims, KubernetesClaimTypes.SecretUid, sa.SecretUid, issuer);
         Add(claims, KubernetesClaimTypes.TokenId, sa.TokenId, issuer);
+        Add(claims, KubernetesClaimTypes.CredentialId, sa.CredentialId, issuer);
         foreach (var audience in sa.Audiences)
         {
             claims.Add(new Claim(KubernetesClaimTypes.Audience, audience, ClaimValueTypes.String, issuer));

@@ -65,4 +65,10 @@ public enum KubernetesTokenFailureReason
 
     /// <summary>An <c>OnTokenValidated</c> event refused the caller.</summary>
     RejectedByEvent,
+
+    /// <summary>
+    /// A Kubernetes claim holds a value Kubernetes never issues: a namespace that is not a DNS-1123 label, or a
+    /// service account, Pod, Secret or node name that is not a DNS-1123 subdomain.
+    /// </summary>
+    InvalidClaims,
 }

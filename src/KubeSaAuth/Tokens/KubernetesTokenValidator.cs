@@ -422,6 +422,11 @@ internal sealed class KubernetesTokenValidator
             return null;
         }
 
+        if (!CheckNames(ns, name, out failure) || !CheckReferences(k, ns, name, out var node, out failure))
+        {
+            return null;
+        }
+
         if (!CheckSubject(payload.Subject, ns, name, out failure))
         {
             return null;
@@ -464,7 +469,9 @@ internal sealed class KubernetesTokenValidator
         }
 
         DateTimeOffset? warnAfter = null;
-        if (k.WarnAfter is { } warn)
+
+        // k8s pkg/serviceaccount/claims.go: "if warnafter != nil && *warnafter != 0" — a warnafter of 0 is no warnafter.
+        if (k.WarnAfter is { } warn and not 0)
         {
             if (warn < 0 || warn > MaxNumericDate)
             {
@@ -489,8 +496,8 @@ internal sealed class KubernetesTokenValidator
             Uid = k.ServiceAccount!.Uid,
             PodName = k.Pod?.Name,
             PodUid = k.Pod?.Uid,
-            NodeName = k.Node?.Name,
-            NodeUid = k.Node?.Uid,
+            NodeName = node?.Name,
+            NodeUid = string.IsNullOrEmpty(node?.Uid) ? null : node.Uid,
             SecretName = k.Secret?.Name,
             SecretUid = k.Secret?.Uid,
             Issuer = payload.Issuer ?? string.Empty,
@@ -531,6 +538,17 @@ internal sealed class KubernetesTokenValidator
             return null;
         }
 
+        if (!CheckNames(ns, name, out failure))
+        {
+            return null;
+        }
+
+        if (!KubernetesNames.IsDns1123Subdomain(payload.LegacySecretName))
+        {
+            failure = new(KubernetesTokenFailureReason.InvalidClaims, NotASubdomain("secret.name", payload.LegacySecretName, "Secret"), Namespace: ns, ServiceAccount: name);
+            return null;
+        }
+
         if (!string.Equals(payload.Issuer, KubernetesServiceAccountDefaults.LegacyIssuer, StringComparison.Ordinal))
         {
             failure = new(KubernetesTokenFailureReason.InvalidIssuer, $"issuer '{Shorten(payload.Issuer)}' of a legacy token is not '{KubernetesServiceAccountDefaults.LegacyIssuer}'", Namespace: ns, ServiceAccount: name);
@@ -563,6 +581,109 @@ internal sealed class KubernetesTokenValidator
             ExpiresAt = expires,
         };
     }
+
+    /// <summary>
+    /// The namespace is a DNS-1123 label, the service account's name a DNS-1123 subdomain: k8s.io/apimachinery
+    /// ValidateNamespaceName and ValidateServiceAccountName, which the API server applies to every object it
+    /// stores and, in k8s.io/apiserver serviceaccount/util.go SplitUsername, to a legacy token's 'sub'. No other
+    /// name can belong to a genuine service account, and none can carry ':', '@', '*' or upper case into a
+    /// username or a policy.
+    /// </summary>
+    private static bool CheckNames(string ns, string name, out TokenFailure? failure)
+    {
+        failure = null;
+        if (!KubernetesNames.IsDns1123Label(ns))
+        {
+            failure = new(KubernetesTokenFailureReason.InvalidClaims,
+                $"namespace '{Shorten(ns)}' is not a DNS-1123 label (at most {KubernetesNames.MaxLabelLength} characters of a-z, 0-9 and '-', beginning and ending with a letter or digit): Kubernetes has no such namespace",
+                Namespace: ns, ServiceAccount: name);
+            return false;
+        }
+
+        if (!KubernetesNames.IsDns1123Subdomain(name))
+        {
+            failure = new(KubernetesTokenFailureReason.InvalidClaims, NotASubdomain("service account name", name, "service account"), Namespace: ns, ServiceAccount: name);
+            return false;
+        }
+
+        return true;
+    }
+
+    /// <summary>
+    /// The Pod, Secret and node references of a bound token, as k8s pkg/serviceaccount/claims.go reads them: the
+    /// API server looks a bound Pod or Secret up by name and refuses the token unless the object's uid equals the
+    /// claim's, so a reference without a name or a uid is never accepted; a node is looked up the same way when the
+    /// token is bound to the node alone. On a Pod-bound token the node is informational (never looked up): a
+    /// partial one is kept as Kubernetes keeps it (k8s.io/apiserver serviceaccount/util.go: the node uid only with
+    /// a node name). Every name present must be a DNS-1123 subdomain, as the names of all three kinds are.
+    /// </summary>
+    private static bool CheckReferences(KubernetesClaimDocument k, string ns, string name, out ObjectReferenceDocument? node, out TokenFailure? failure)
+    {
+        node = null;
+        if (!CheckReference(k.Pod, "pod", "Pod", ns, name, out failure) || !CheckReference(k.Secret, "secret", "Secret", ns, name, out failure))
+        {
+            return false;
+        }
+
+        if (k.Node is not { } reference)
+        {
+            return true;
+        }
+
+        if (k.Pod is null)
+        {
+            if (!CheckReference(reference, "node", "node", ns, name, out failure))
+            {
+                return false;
+            }
+
+            node = reference;
+            return true;
+        }
+
+        if (string.IsNullOrEmpty(reference.Name))
+        {
+            // Informational and nameless: nothing to expose (the uid alone names no node).
+            return true;
+        }
+
+        if (!KubernetesNames.IsDns1123Subdomain(reference.Name))
+        {
+            failure = new(KubernetesTokenFailureReason.InvalidClaims, NotASubdomain("node name", reference.Name, "node"), Namespace: ns, ServiceAccount: name);
+            return false;
+        }
+
+        node = reference;
+        return true;
+    }
+
+    private static bool CheckReference(ObjectReferenceDocument? reference, string claim, string kind, string ns, string name, out TokenFailure? failure)
+    {
+        failure = null;
+        if (reference is null)
+        {
+            return true;
+        }
+
+        if (string.IsNullOrEmpty(reference.Name) || string.IsNullOrEmpty(reference.Uid))
+        {
+            failure = new(KubernetesTokenFailureReason.MissingClaim,
+                $"the 'kubernetes.io' claim's {claim} reference has no {(string.IsNullOrEmpty(reference.Name) ? "name" : "uid")}: the API server accepts a token bound to a {kind} only when both name and uid match the {kind}",
+                Namespace: ns, ServiceAccount: name);
+            return false;
+        }
+
+        if (!KubernetesNames.IsDns1123Subdomain(reference.Name))
+        {
+            failure = new(KubernetesTokenFailureReason.InvalidClaims, NotASubdomain($"{claim} name", reference.Name, kind), Namespace: ns, ServiceAccount: name);
+            return false;
+        }
+
+        return true;
+    }
+
+    private static string NotASubdomain(string what, string? value, string kind) =>
+        $"{what} '{Shorten(value)}' is not a DNS-1123 subdomain (at most {KubernetesNames.MaxSubdomainLength} characters of a-z, 0-9, '-' and '.', each dot-separated part beginning and ending with a letter or digit): Kubernetes has no such {kind}";
 
     private static bool CheckSubject(string? subject, string ns, string name, out TokenFailure? failure)
     {

@@ -405,6 +405,17 @@ internal static class SoakRun
             writer.WriteLine($"| {bucket.TotalSeconds:0} s from | requests | wrong | 5xx | p99 all | p99 good, key in hand | RSS |");
             writer.WriteLine("|---:|---:|---:|---:|---:|---:|---:|");
             var buckets = outcomes.GroupBy(o => (int)(Seconds(o.SentAt) / bucket.TotalSeconds)).OrderBy(g => g.Key).ToList();
+
+            // The few requests sent in the run's last instant open a period of their own, with no RSS sample:
+            // they belong to the last full period.
+            if (buckets.Count >= 2 && buckets[^1].Count() < buckets[^2].Count() / 10)
+            {
+                var tail = buckets[^1];
+                var merged = buckets[^2].Concat(tail).GroupBy(_ => buckets[^2].Key).Single();
+                buckets[^2] = merged;
+                buckets.RemoveAt(buckets.Count - 1);
+            }
+
             var rssByBucket = new List<double>();
             foreach (var group in buckets)
             {
@@ -427,10 +438,11 @@ internal static class SoakRun
                 writer.WriteLine($"  {kind.Key,-18} {kind.Count(),7}  ({statuses}){holdings}");
             }
 
-            if (rssByBucket.Count >= 3)
+            var sampled = rssByBucket.Where(m => !double.IsNaN(m)).ToList();
+            if (sampled.Count >= 3)
             {
-                var second = rssByBucket[1];
-                var last = rssByBucket[^1];
+                var second = sampled[1];
+                var last = sampled[^1];
                 writer.WriteLine($"RSS: second period {second:0} MB, last {last:0} MB ({(last - second) / second * 100:+0.0;-0.0} %) — {(Math.Abs(last - second) <= second * 0.10 ? "flat (within 10 %)" : "NOT within 10 %")}");
             }
 

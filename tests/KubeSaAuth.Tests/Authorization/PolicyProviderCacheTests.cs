@@ -20,7 +20,9 @@ public sealed class PolicyProviderCacheTests
         authentication.AddScheme("k8s", b => b.HandlerType = typeof(KubernetesServiceAccountHandler));
         var authorization = new AuthorizationOptions();
         configure?.Invoke(authorization);
-        return new KubernetesAuthorizationPolicyProvider(Microsoft.Extensions.Options.Options.Create(authorization), new AuthenticationSchemeProvider(Microsoft.Extensions.Options.Options.Create(authentication)));
+        var kubernetesOptions = new ServiceCollection().AddOptions().BuildServiceProvider().GetRequiredService<IOptionsMonitor<KubernetesServiceAccountOptions>>();
+        var schemes = new KubernetesPolicySchemes(new AuthenticationSchemeProvider(Microsoft.Extensions.Options.Options.Create(authentication)), kubernetesOptions);
+        return new KubernetesAuthorizationPolicyProvider(Microsoft.Extensions.Options.Options.Create(authorization), schemes);
     }
 
     [Fact]

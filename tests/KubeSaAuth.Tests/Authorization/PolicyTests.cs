@@ -20,7 +20,7 @@ public sealed class PolicyTests
     [InlineData("namespace:team-a", "team-b", "worker", HttpStatusCode.Forbidden)]
     [InlineData("namespace:team-a", "team-a-dev", "worker", HttpStatusCode.Forbidden)]
     [InlineData("namespace:team-*", "team-a", "worker", HttpStatusCode.OK)]
-    [InlineData("namespace:team-*", "team-", "worker", HttpStatusCode.OK)]
+    [InlineData("namespace:team-*", "team-", "worker", HttpStatusCode.Unauthorized)] // no DNS-1123 label: refused before any policy (issue 11 §6)
     [InlineData("namespace:team-*", "ops", "worker", HttpStatusCode.Forbidden)]
     [InlineData("namespace:team-*", "my-team-a", "worker", HttpStatusCode.Forbidden)]
     [InlineData("serviceaccount:ops:deployer", "ops", "deployer", HttpStatusCode.OK)]

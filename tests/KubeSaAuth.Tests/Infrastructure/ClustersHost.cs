@@ -20,7 +20,7 @@ namespace KubeSaAuth.Tests.Infrastructure;
 
 /// <summary>
 /// A TestServer app trusting several clusters, one Kubernetes scheme each, registered as the README shows
-/// them (<c>AddAuthentication()</c> without a default scheme), with its logs and token metrics recorded.
+/// them (<c>AddAuthentication()</c> without a default scheme, unless one is given), with its logs and token metrics recorded.
 /// </summary>
 internal sealed class ClustersHost : IAsyncDisposable
 {
@@ -51,7 +51,8 @@ internal sealed class ClustersHost : IAsyncDisposable
         IReadOnlyList<string> clusters,
         Action<string, KubernetesServiceAccountOptions> configure,
         Action<AuthorizationOptions>? authorization = null,
-        Action<WebApplication>? map = null)
+        Action<WebApplication>? map = null,
+        string? defaultScheme = null)
     {
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
@@ -59,7 +60,7 @@ internal sealed class ClustersHost : IAsyncDisposable
         builder.Logging.AddFilter("KubeSaAuth", LogLevel.Debug);
         builder.Logging.AddFakeLogging();
         builder.WebHost.UseTestServer();
-        var authentication = builder.Services.AddAuthentication();
+        var authentication = defaultScheme is null ? builder.Services.AddAuthentication() : builder.Services.AddAuthentication(defaultScheme);
         foreach (var cluster in clusters)
         {
             authentication.AddKubernetesServiceAccount(cluster, o => configure(cluster, o));

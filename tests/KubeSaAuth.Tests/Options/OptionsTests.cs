@@ -150,6 +150,7 @@ public sealed class OptionsTests
             ["Authentication:Schemes:cluster-a:TokenReview:SharedCacheTimeout"] = "00:00:00.250",
             ["Authentication:Schemes:cluster-b:Issuer"] = "https://other.example",
             ["Authentication:Schemes:cluster-b:Audiences:0"] = "b1",
+            ["Authentication:Schemes:cluster-b:JwksPath"] = "/etc/kubesa/jwks.json",
         };
         using var services = BuildServices(settings, b =>
         {
@@ -185,6 +186,7 @@ public sealed class OptionsTests
         Assert.Equal(TimeSpan.FromSeconds(3), o.TokenReview.SharedCacheLocalDuration);
         Assert.Equal(TimeSpan.FromMilliseconds(250), o.TokenReview.SharedCacheTimeout);
         Assert.Equal("https://other.example", services.GetRequiredService<IOptionsMonitor<KubernetesServiceAccountOptions>>().Get("cluster-b").Issuer);
+        Assert.Equal("/etc/kubesa/jwks.json", services.GetRequiredService<IOptionsMonitor<KubernetesServiceAccountOptions>>().Get("cluster-b").JwksPath);
     }
 
     [Fact]

@@ -42,6 +42,7 @@ public sealed class TokenReviewEndToEndTests : IAsyncLifetime
             o.ServiceAccountDirectory = _sa.Path;
             o.TokenReview.Enabled = true;
             o.TokenReview.ApiServer = _apiServer.Url;
+            o.AcceptLegacyTokens = true;
         });
         builder.Services.AddAuthorization();
         _app = builder.Build();
@@ -135,6 +136,40 @@ public sealed class TokenReviewEndToEndTests : IAsyncLifetime
         Assert.Equal(HttpStatusCode.OK, first.StatusCode);
         Assert.Equal(HttpStatusCode.OK, cached.StatusCode);
         Assert.Equal(HttpStatusCode.Unauthorized, live.StatusCode);
+    }
+
+    [Fact]
+    public async Task Accepts_a_legacy_token_the_api_server_authenticates_asking_without_audiences()
+    {
+        // As the API server answers a review without spec.audiences of a legacy token: its own implicit audience.
+        Answer(new JsonObject
+        {
+            ["authenticated"] = true,
+            ["user"] = new JsonObject { ["username"] = "system:serviceaccount:my-namespace:caller" },
+            ["audiences"] = new JsonArray("https://kubernetes.default.svc.cluster.local"),
+        });
+        var token = _issuer.CreateToken("my-namespace", "caller").Legacy().Build();
+
+        using var response = await GetAsync("/cached", token);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var request = Assert.Single(_apiServer.LogEntries).RequestMessage;
+        using var body = JsonDocument.Parse(request.Body!);
+        var spec = body.RootElement.GetProperty("spec");
+        Assert.Equal(token, spec.GetProperty("token").GetString());
+        Assert.False(spec.TryGetProperty("audiences", out _), $"a legacy token's review must not name audiences: {request.Body}");
+    }
+
+    [Fact]
+    public async Task Still_reviews_a_bound_token_for_our_audiences()
+    {
+        AnswerAuthenticated();
+
+        using var response = await GetAsync("/cached", CallerToken());
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        using var body = JsonDocument.Parse(Assert.Single(_apiServer.LogEntries).RequestMessage.Body!);
+        Assert.Equal(["my-api"], body.RootElement.GetProperty("spec").GetProperty("audiences").EnumerateArray().Select(a => a.GetString()!));
     }
 
     private string CallerToken() => _issuer.CreateToken("my-namespace", "caller").WithPod("caller-7d9f").Build();

@@ -47,6 +47,8 @@ public sealed class TokenReviewerTests : IDisposable
         ExpiresAt = _time.GetUtcNow().AddHours(1),
     };
 
+    private KubernetesServiceAccount LegacyCaller => Caller with { IsLegacy = true, ExpiresAt = null, Issuer = KubernetesServiceAccountDefaults.LegacyIssuer };
+
     [Fact]
     public async Task Accepts_a_token_the_api_server_authenticates()
     {
@@ -200,6 +202,55 @@ public sealed class TokenReviewerTests : IDisposable
         Assert.Equal("TokenReview", body.RootElement.GetProperty("kind").GetString());
         Assert.Equal(Token, body.RootElement.GetProperty("spec").GetProperty("token").GetString());
         Assert.Equal(["my-api", "other-api"], body.RootElement.GetProperty("spec").GetProperty("audiences").EnumerateArray().Select(a => a.GetString()!));
+    }
+
+    [Fact]
+    public async Task Reviews_a_legacy_token_without_spec_audiences()
+    {
+        Answer(Authenticated());
+        using var reviewer = CreateReviewer();
+
+        await reviewer.ReviewAsync(Token, LegacyCaller, forceFresh: false, CancellationToken.None);
+
+        // k8s: a token without 'aud' has the API server's implicit audiences; asked for ours, it is refused.
+        var request = Assert.Single(_apiServer.LogEntries).RequestMessage;
+        using var body = JsonDocument.Parse(request.Body!);
+        var spec = body.RootElement.GetProperty("spec");
+        Assert.Equal(Token, spec.GetProperty("token").GetString());
+        Assert.False(spec.TryGetProperty("audiences", out _), $"a legacy token's review must not name audiences: {request.Body}");
+    }
+
+    [Theory]
+    [InlineData(null)]
+    [InlineData("[\"https://kubernetes.default.svc.cluster.local\"]")]
+    [InlineData("[]")]
+    public async Task Accepts_a_legacy_token_the_api_server_authenticates_whatever_its_status_audiences(string? audiences)
+    {
+        var answer = Authenticated();
+        var status = answer["status"]!.AsObject();
+        status.Remove("audiences");
+        if (audiences is not null)
+        {
+            status["audiences"] = JsonNode.Parse(audiences);
+        }
+
+        Answer(answer);
+        using var reviewer = CreateReviewer();
+
+        var failure = await reviewer.ReviewAsync(Token, LegacyCaller, forceFresh: false, CancellationToken.None);
+
+        Assert.Null(failure);
+    }
+
+    [Fact]
+    public async Task Still_refuses_a_legacy_token_the_api_server_authenticates_as_another_user()
+    {
+        Answer(Authenticated("system:serviceaccount:kube-system:admin"));
+        using var reviewer = CreateReviewer();
+
+        var failure = await reviewer.ReviewAsync(Token, LegacyCaller, forceFresh: false, CancellationToken.None);
+
+        Assert.Equal(KubernetesTokenFailureReason.TokenReviewRejected, failure?.Reason);
     }
 
     [Theory]

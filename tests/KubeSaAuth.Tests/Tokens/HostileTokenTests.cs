@@ -246,7 +246,18 @@ public sealed class HostileTokenTests(HostileTokenFixture f) : IClassFixture<Hos
         Token("sub_trailing_colon", R.InvalidSubject, x => x.WithClaims(p => p["sub"] = "system:serviceaccount:my-namespace:my-service-account:"));
         Token("sub_upper_case", R.InvalidSubject, x => x.WithClaims(p => p["sub"] = "SYSTEM:SERVICEACCOUNT:my-namespace:my-service-account"));
         Token("sub_as_number", R.Malformed, x => x.WithClaims(p => p["sub"] = 1));
-        Token("huge_namespace_with_mismatched_sub", R.InvalidSubject, x => x.WithClaims(p => p["kubernetes.io"]!["namespace"] = new string('n', 8000)));
+        // Issue 11 §6: an 8000-character namespace is no DNS-1123 label, refused before 'sub' is compared.
+        Token("huge_namespace_with_mismatched_sub", R.InvalidClaims, x => x.WithClaims(p => p["kubernetes.io"]!["namespace"] = new string('n', 8000)));
+        Token("huge_namespace_with_matching_sub", R.InvalidClaims, x => x.WithClaims(p =>
+        {
+            p["kubernetes.io"]!["namespace"] = new string('n', 5000);
+            p["sub"] = "system:serviceaccount:" + new string('n', 5000) + ":my-service-account";
+        }));
+        Token("namespace_with_colon_and_matching_sub", R.InvalidClaims, x => x.WithClaims(p =>
+        {
+            p["kubernetes.io"]!["namespace"] = "my-namespace:admin";
+            p["sub"] = "system:serviceaccount:my-namespace:admin:my-service-account";
+        }));
         Token("kubernetes_io_missing", R.NotServiceAccountToken, x => x.WithClaims(p => p.Remove("kubernetes.io")));
         Token("kubernetes_io_string", R.Malformed, x => x.WithClaims(p => p["kubernetes.io"] = "my-namespace"));
         Token("kubernetes_io_array", R.Malformed, x => x.WithClaims(p => p["kubernetes.io"] = new JsonArray()));
