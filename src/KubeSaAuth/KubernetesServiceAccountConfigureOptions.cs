@@ -125,12 +125,16 @@ internal sealed class KubernetesServiceAccountConfigureOptions(IAuthenticationCo
         public void Strings(string key, ICollection<string> target)
         {
             var child = section.GetSection(key);
-            if (child.Value is { } single)
+            var items = child.GetChildren().ToList();
+
+            // Some providers give the array's own key an empty value next to its items: only a value
+            // without items is a single entry.
+            if (items.Count == 0 && child.Value is { Length: > 0 } single)
             {
                 target.Add(single);
             }
 
-            foreach (var item in child.GetChildren())
+            foreach (var item in items)
             {
                 if (item.Value is { } value)
                 {

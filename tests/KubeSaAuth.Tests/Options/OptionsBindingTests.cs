@@ -93,6 +93,18 @@ public sealed class OptionsBindingTests
         Assert.Equal(["reports-api"], options.Audiences);
     }
 
+    [Fact]
+    public void An_empty_value_beside_the_items_of_an_array_is_not_an_entry()
+    {
+        var options = Configure(new()
+        {
+            [$"Authentication:Schemes:{Scheme}:Audiences"] = string.Empty,
+            [$"Authentication:Schemes:{Scheme}:Audiences:0"] = "reports-api",
+        });
+
+        Assert.Equal(["reports-api"], options.Audiences);
+    }
+
     [Theory]
     [InlineData("ClockSkew", "30s", "is not a time span (hh:mm:ss")]
     [InlineData("RequireHttpsMetadata", "yes", "is not 'true' or 'false'")]
