@@ -5,6 +5,8 @@ using KubeSaAuth.Caching;
 using KubeSaAuth.Schemes;
 using KubeSaAuth.Tokens;
 using Microsoft.AspNetCore.Authentication;
+using Microsoft.IdentityModel.Protocols;
+using Microsoft.IdentityModel.Protocols.OpenIdConnect;
 using Microsoft.IdentityModel.Tokens;
 
 namespace KubeSaAuth;
@@ -71,6 +73,19 @@ public class KubernetesServiceAccountOptions : AuthenticationSchemeOptions
     /// </summary>
     /// <value>Default empty: keys are fetched from the issuer (or read from <see cref="JwksPath"/>).</value>
     public ICollection<SecurityKey> SigningKeys { get; } = new List<SecurityKey>();
+
+    /// <summary>
+    /// An IdentityModel configuration manager to take the keys from instead of the handler's own key source,
+    /// as <c>JwtBearerOptions.ConfigurationManager</c>: IdentityModel's <c>ConfigurationManager</c>,
+    /// <c>StaticConfigurationManager</c>, or any implementation. Its configuration's <c>JsonWebKeySet</c> (else
+    /// <c>SigningKeys</c>) are the keys and its <c>Issuer</c> the discovered issuer. It is asked once at a time,
+    /// on first use, every <see cref="AutomaticRefreshInterval"/> and, for an unknown <c>kid</c>, at most once per
+    /// <see cref="RefreshInterval"/> (<c>RequestRefresh</c>, then <c>GetConfigurationAsync</c>); what it then
+    /// fetches, and when, is its own decision (docs/resilience.md says what that costs). Code only (not bound
+    /// from configuration).
+    /// </summary>
+    /// <value>Default <see langword="null"/>: the handler's own key source (discovery and JWKS, <see cref="JwksPath"/> or <see cref="SigningKeys"/>).</value>
+    public IConfigurationManager<OpenIdConnectConfiguration>? ConfigurationManager { get; set; }
 
     /// <summary>
     /// The audiences this service accepts; a token must name at least one of them in <c>aud</c> (exact,
@@ -247,12 +262,17 @@ public class KubernetesServiceAccountOptions : AuthenticationSchemeOptions
             return staticError;
         }
 
-        if (string.IsNullOrWhiteSpace(Issuer) && string.IsNullOrWhiteSpace(MetadataAddress) && string.IsNullOrWhiteSpace(JwksUri) && !InCluster)
+        if (ConfigurationManager is not null && GetConfigurationManagerError() is { } managerError)
+        {
+            return managerError;
+        }
+
+        if (string.IsNullOrWhiteSpace(Issuer) && string.IsNullOrWhiteSpace(MetadataAddress) && string.IsNullOrWhiteSpace(JwksUri) && !InCluster && ConfigurationManager is null)
         {
             return $"The '{nameof(Issuer)}' option (or '{nameof(MetadataAddress)}', or '{nameof(InCluster)}') must be set: the service-account issuer of the cluster, e.g. 'https://kubernetes.default.svc.cluster.local' (kubectl get --raw /.well-known/openid-configuration shows it).";
         }
 
-        if (string.IsNullOrWhiteSpace(Issuer) && string.IsNullOrWhiteSpace(MetadataAddress) && !InCluster)
+        if (string.IsNullOrWhiteSpace(Issuer) && string.IsNullOrWhiteSpace(MetadataAddress) && !InCluster && ConfigurationManager is null)
         {
             // Only JwksUri: keys, but no discovery document to learn the issuer from, so every token would be refused.
             return $"The '{nameof(Issuer)}' option must be set when only '{nameof(JwksUri)}' is: without a discovery document ('{nameof(MetadataAddress)}') there is nothing to learn the issuer from.";
@@ -286,7 +306,7 @@ public class KubernetesServiceAccountOptions : AuthenticationSchemeOptions
             return $"The '{nameof(Issuer)}' option ('{Issuer}') has '//' in its path; tokens name the issuer exactly, so use the value of 'issuer' from the cluster's discovery document (kubectl get --raw /.well-known/openid-configuration).";
         }
 
-        if (!InCluster && string.IsNullOrWhiteSpace(MetadataAddress) && string.IsNullOrWhiteSpace(JwksUri) && !HasStaticKeys
+        if (!InCluster && string.IsNullOrWhiteSpace(MetadataAddress) && string.IsNullOrWhiteSpace(JwksUri) && !HasStaticKeys && ConfigurationManager is null
             && !Uri.TryCreate(Issuer, UriKind.Absolute, out _))
         {
             return $"The '{nameof(Issuer)}' option ('{Issuer}') is not a URL, so discovery cannot be derived from it: set '{nameof(MetadataAddress)}' or '{nameof(JwksUri)}' to where the cluster serves its keys.";
@@ -315,7 +335,7 @@ public class KubernetesServiceAccountOptions : AuthenticationSchemeOptions
             }
         }
 
-        if (string.IsNullOrWhiteSpace(MetadataAddress) && string.IsNullOrWhiteSpace(JwksUri) && !InCluster && !HasStaticKeys && RequireHttpsMetadata
+        if (string.IsNullOrWhiteSpace(MetadataAddress) && string.IsNullOrWhiteSpace(JwksUri) && !InCluster && !HasStaticKeys && ConfigurationManager is null && RequireHttpsMetadata
             && Uri.TryCreate(Issuer, UriKind.Absolute, out var issuerUri) && issuerUri.Scheme != Uri.UriSchemeHttps)
         {
             return $"The '{nameof(Issuer)}' option ('{Issuer}') is not HTTPS, so neither is its discovery document: set '{nameof(RequireHttpsMetadata)}' to false (development only) or use an HTTPS issuer.";
@@ -357,6 +377,26 @@ public class KubernetesServiceAccountOptions : AuthenticationSchemeOptions
         }
 
         return TokenReview.GetValidationError() ?? ValidationCache.GetValidationError();
+    }
+
+    private string? GetConfigurationManagerError()
+    {
+        if (HasStaticKeys)
+        {
+            return $"The '{nameof(ConfigurationManager)}' and '{(string.IsNullOrWhiteSpace(JwksPath) ? nameof(SigningKeys) : nameof(JwksPath))}' options exclude each other: the keys come either from the configuration manager or from the handler.";
+        }
+
+        if (InCluster)
+        {
+            return $"The '{nameof(ConfigurationManager)}' and '{nameof(InCluster)}' options exclude each other: in-cluster mode fetches the keys from the API server itself; remove one of them.";
+        }
+
+        if (!string.IsNullOrWhiteSpace(MetadataAddress) || !string.IsNullOrWhiteSpace(JwksUri))
+        {
+            return $"The '{nameof(ConfigurationManager)}' option fetches the keys, so '{nameof(MetadataAddress)}' and '{nameof(JwksUri)}' would never be used: give the address to the configuration manager and remove them here.";
+        }
+
+        return null;
     }
 
     private string? GetStaticKeysError()

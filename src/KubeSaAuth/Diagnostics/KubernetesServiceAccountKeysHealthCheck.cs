@@ -67,7 +67,7 @@ internal sealed class KubernetesServiceAccountKeysHealthCheck(IOptionsMonitor<Ku
                 $"No signing keys for scheme '{scheme}'{(status.LastError is null ? string.Empty : ": " + status.LastError)}.", data: data);
         }
 
-        if (status.Kind != KeySourceKind.Remote)
+        if (status.Kind is KeySourceKind.File or KeySourceKind.Static)
         {
             return HealthCheckResult.Healthy($"{status.KeyCount} signing keys for scheme '{scheme}', read from {status.Address} at {status.LastSuccess:o}.", data);
         }

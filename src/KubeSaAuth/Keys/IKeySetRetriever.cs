@@ -30,4 +30,7 @@ internal enum KeySourceKind
 
     /// <summary>Keys given in code (<c>SigningKeys</c>).</summary>
     Static,
+
+    /// <summary>An IdentityModel configuration manager given in code (<c>ConfigurationManager</c>).</summary>
+    ConfigurationManager,
 }

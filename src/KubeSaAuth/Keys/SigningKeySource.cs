@@ -4,6 +4,8 @@
 using System.Diagnostics;
 using KubeSaAuth.Diagnostics;
 using Microsoft.Extensions.Logging;
+using Microsoft.IdentityModel.Protocols;
+using Microsoft.IdentityModel.Protocols.OpenIdConnect;
 
 namespace KubeSaAuth.Keys;
 
@@ -27,8 +29,14 @@ namespace KubeSaAuth.Keys;
 /// <item>a background timer refreshes every <c>AutomaticRefreshInterval</c>, and retries every
 /// <c>RefreshInterval</c> while fetches fail.</item>
 /// </list>
+/// <para>
+/// It is an IdentityModel <see cref="IConfigurationManager{T}"/>: <see cref="GetConfigurationAsync"/> answers the
+/// keys in hand as an <see cref="OpenIdConnectConfiguration"/> and <see cref="RequestRefresh"/> asks for a fetch,
+/// with the schedule above. The validator calls the richer members (<see cref="Current"/>,
+/// <see cref="RefreshForUnknownKeyAsync"/>) so that a request whose key is in hand costs no allocation.
+/// </para>
 /// </remarks>
-internal sealed class SigningKeySource : IDisposable
+internal sealed class SigningKeySource : IConfigurationManager<OpenIdConnectConfiguration>, IDisposable
 {
     private readonly object _gate = new();
     private readonly string _scheme;
@@ -44,6 +52,7 @@ internal sealed class SigningKeySource : IDisposable
     private readonly CancellationTokenSource _shutdown = new();
 
     private volatile KeySet? _current;
+    private volatile PublishedConfiguration? _published;
     private Task? _inflight;
     private ITimer? _timer;
     private DateTimeOffset _lastAttempt = DateTimeOffset.MinValue;
@@ -139,6 +148,34 @@ internal sealed class SigningKeySource : IDisposable
 
         return WaitAsync(fetch, cancellationToken);
     }
+
+    /// <summary>
+    /// <see cref="IConfigurationManager{T}"/>: the keys in hand (waiting, as a request does, at most
+    /// <c>MaxKeyFetchWait</c> for a first fetch) as a configuration whose <c>SigningKeys</c> they are; one
+    /// instance per key set. Throws <see cref="InvalidOperationException"/> while there are no keys.
+    /// </summary>
+    public async Task<OpenIdConnectConfiguration> GetConfigurationAsync(CancellationToken cancel)
+    {
+        var set = await GetKeySetAsync(cancel).ConfigureAwait(false)
+            ?? throw new InvalidOperationException($"The signing keys of scheme '{_scheme}' are not available: {_lastError ?? "no fetch has succeeded yet"}.");
+        var published = _published;
+        if (published is not null && ReferenceEquals(published.Keys, set))
+        {
+            return published.Configuration;
+        }
+
+        var configuration = new OpenIdConnectConfiguration { Issuer = set.DiscoveredIssuer ?? _configuredIssuer };
+        foreach (var key in set.Keys)
+        {
+            configuration.SigningKeys.Add(key.Key);
+        }
+
+        _published = new PublishedConfiguration(set, configuration);
+        return configuration;
+    }
+
+    /// <summary><see cref="IConfigurationManager{T}"/>: starts a fetch, unless one ran within <c>RefreshInterval</c> (then nothing).</summary>
+    public void RequestRefresh() => TryStartFetch();
 
     /// <summary>Fetches now unless a fetch is running (then joins it); used by warm-up. Waits for the outcome.</summary>
     public async Task<bool> FetchNowAsync(CancellationToken cancellationToken)
@@ -484,3 +521,6 @@ internal sealed class RemoteKeySetRetriever(KeySetRetriever retriever, Func<Http
     public async Task<RetrievedKeys?> RetrieveAsync(CancellationToken cancellationToken) =>
         await retriever.RetrieveAsync(clientFactory(), cancellationToken).ConfigureAwait(false);
 }
+
+/// <summary>The configuration <see cref="SigningKeySource.GetConfigurationAsync"/> answers for one key set.</summary>
+internal sealed record PublishedConfiguration(KeySet Keys, OpenIdConnectConfiguration Configuration);

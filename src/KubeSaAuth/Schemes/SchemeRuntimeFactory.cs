@@ -51,7 +51,7 @@ internal sealed class SchemeRuntimeFactory(
         }
 
         if (string.IsNullOrWhiteSpace(options.MetadataAddress) && Uri.TryCreate(options.Issuer, UriKind.Absolute, out _)
-            && string.IsNullOrWhiteSpace(options.JwksUri) && !options.HasStaticKeys)
+            && string.IsNullOrWhiteSpace(options.JwksUri) && !options.HasStaticKeys && options.ConfigurationManager is null)
         {
             // Never a '//' in the path: the issuer may end with '/'. With both Issuer and JwksUri set,
             // discovery is not needed and not fetched.
@@ -84,9 +84,14 @@ internal sealed class SchemeRuntimeFactory(
         return new SchemeRuntime(keys, validator, cache, reviewer);
     }
 
-    /// <summary>Where the keys come from: a key file, keys given in code, or (the default) discovery and JWKS.</summary>
+    /// <summary>Where the keys come from: the application's configuration manager, a key file, keys given in code, or (the default) discovery and JWKS.</summary>
     private IKeySetRetriever CreateRetriever(KubernetesServiceAccountOptions options)
     {
+        if (options.ConfigurationManager is { } manager)
+        {
+            return new ConfigurationManagerRetriever(manager);
+        }
+
         if (!string.IsNullOrWhiteSpace(options.JwksPath))
         {
             return new KeyFileRetriever(options.JwksPath);
