@@ -73,6 +73,9 @@ internal sealed class FakeApiServer : IDisposable
     /// </summary>
     public static FakeApiServer ForSampleApi() => new(timeProvider: null, issuerIsServerUrl: true, UnreachableJwksUri);
 
+    /// <summary>One of several clusters: the issuer is this server's URL (unique per server), discovery names this server's JWKS.</summary>
+    public static FakeApiServer ForCluster() => new(timeProvider: null, issuerIsServerUrl: true, publishedJwksUri: null);
+
     public KubernetesTestIssuer Issuer { get; }
 
     public ApiServerMode Mode { get; set; }
