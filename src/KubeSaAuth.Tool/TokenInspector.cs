@@ -1,6 +1,7 @@
 // Copyright (c) KubeSaAuth contributors.
 // Licensed under the MIT License. See LICENSE in the repository root.
 
+using KubeSaAuth.Backchannel;
 using KubeSaAuth.Keys;
 using KubeSaAuth.Tokens;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -67,7 +68,11 @@ internal static class TokenInspector
             options.JwksUri = settings.JwksUri;
             options.MetadataAddress = settings.MetadataAddress
                 ?? (settings.JwksUri is null && Uri.TryCreate(settings.Issuer, UriKind.Absolute, out _) ? settings.Issuer!.TrimEnd('/') + KubernetesServiceAccountDefaults.DiscoveryPath : null);
-            handler = settings.Handler ?? new SocketsHttpHandler();
+            // --cacert / --token-file: the same trust and token sending as the handler's backchannel.
+            handler = settings.Handler
+                ?? (settings.CaCertificatePath is not null || settings.TokenPath is not null
+                    ? new BackchannelCredentialsRegistry().Get(settings.CaCertificatePath, settings.TokenPath).CreateHandler(BackchannelConfigurer.TokenOrigins(options))
+                    : new SocketsHttpHandler());
             keySource = options.JwksUri ?? options.MetadataAddress ?? "(none)";
         }
 
