@@ -39,8 +39,8 @@ public class KubernetesServiceAccountOptions : AuthenticationSchemeOptions
     /// and discovery names only the first (put that one in <see cref="Issuer"/>, the older ones here).
     /// A token naming one of these is judged by this scheme only, as one naming <see cref="Issuer"/>.
     /// </summary>
-    /// <value>Default empty.</value>
-    public ICollection<string> AdditionalIssuers { get; } = new List<string>();
+    /// <value>Default empty. Holds each value once: configuration's values, then those code adds.</value>
+    public ICollection<string> AdditionalIssuers { get; } = new DistinctStringCollection();
 
     /// <summary>The address of the OpenID discovery document.</summary>
     /// <value>Default <see langword="null"/>: <c>{Issuer}/.well-known/openid-configuration</c> (or, in-cluster, on the API server).</value>
@@ -91,8 +91,8 @@ public class KubernetesServiceAccountOptions : AuthenticationSchemeOptions
     /// The audiences this service accepts; a token must name at least one of them in <c>aud</c> (exact,
     /// case-sensitive match). Use the audience of the projected token your callers mount.
     /// </summary>
-    /// <value>Default empty; at least one is required.</value>
-    public ICollection<string> Audiences { get; } = new List<string>();
+    /// <value>Default empty; at least one is required. Holds each value once: configuration's values, then those code adds.</value>
+    public ICollection<string> Audiences { get; } = new DistinctStringCollection();
 
     /// <summary>
     /// Whether legacy (secret-based) tokens are accepted. They never expire, name no audience, and can be
@@ -203,6 +203,9 @@ public class KubernetesServiceAccountOptions : AuthenticationSchemeOptions
     /// <summary>Set by the test kit: lets its stand-in issuer end a key source's back-off when an outage ends.</summary>
     internal Keys.KeyRetrySignal? KeyRetrySignal { get; set; }
 
+    /// <summary>The first configuration value that did not parse (the key and the value), reported by validation.</summary>
+    internal string? ConfigurationError { get; set; }
+
     /// <summary>Whether <see cref="Validate()"/> succeeded once for this instance (it is called per request).</summary>
     internal bool IsValidated { get; set; }
 
@@ -242,12 +245,18 @@ public class KubernetesServiceAccountOptions : AuthenticationSchemeOptions
         base.Validate(scheme);
     }
 
-    /// <summary>Returns the first configuration error, or <see langword="null"/> when the options can work.</summary>
     /// <summary>Whether the keys are static (<see cref="JwksPath"/> or <see cref="SigningKeys"/>): no discovery, no fetch.</summary>
     internal bool HasStaticKeys => !string.IsNullOrWhiteSpace(JwksPath) || SigningKeys.Count > 0;
 
+    /// <summary>Returns the first configuration error, or <see langword="null"/> when the options can work.</summary>
+
     internal string? GetValidationError()
     {
+        if (ConfigurationError is not null)
+        {
+            return ConfigurationError;
+        }
+
         if (HasStaticKeys && GetStaticKeysError() is { } staticError)
         {
             return staticError;
