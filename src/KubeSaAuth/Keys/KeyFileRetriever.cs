@@ -202,6 +202,10 @@ internal sealed class KeyFileRetriever(string path) : IKeySetRetriever
         {
             throw Unusable(path, "the file does not exist", ex);
         }
+        catch (UnauthorizedAccessException ex) when (Directory.Exists(path))
+        {
+            throw Unusable(path, "it is a directory, not a file (mounted a ConfigMap? name the key's file inside it)", ex);
+        }
         catch (UnauthorizedAccessException ex)
         {
             throw Unusable(path, $"the file cannot be read: access denied ({ex.Message})", ex);

@@ -3,6 +3,7 @@
 
 using System.Net;
 using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
 using System.Text.Json.Nodes;
 using KubeSaAuth.Keys;
 using KubeSaAuth.Testing;
@@ -148,9 +149,12 @@ public sealed class StaticKeysTests : IDisposable
         Assert.Equal(0, api.TotalRequests);
     }
 
+    private const string DirectoryMarker = "(a directory)";
+
     public static TheoryData<string, string?, string> BadFiles() => new()
     {
         { "missing", null, "does not exist" },
+        { "directory", DirectoryMarker, "it is a directory" },
         { "empty", string.Empty, "it is empty" },
         { "garbage", "not a key", "neither a JWKS" },
         { "discovery instead of JWKS", "{\"issuer\":\"https://kubernetes.default.svc.cluster.local\"}", "without a 'keys' array" },
@@ -166,7 +170,9 @@ public sealed class StaticKeysTests : IDisposable
     {
         var time = KeyRefreshTests.NewClock();
         using var api = new FakeApiServer(time);
-        var path = content is null ? Path.Combine(_directory, "absent.json") : Write("keys", content);
+        var path = content is null ? Path.Combine(_directory, "absent.json")
+            : content == DirectoryMarker ? Directory.CreateDirectory(Path.Combine(_directory, "configmap")).FullName
+            : Write("keys", content);
         await using var host = await StartAsync(time, api, path, health: true);
 
         var outcome = await host.SendAsync(api.Issuer.CreateToken().Build());
@@ -259,6 +265,29 @@ public sealed class StaticKeysTests : IDisposable
 
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         Assert.Contains("team-a", await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+        Assert.Equal(0, api.TotalRequests);
+    }
+
+    [Fact]
+    public async Task SigningKeys_takes_an_X509SecurityKey_and_gives_it_the_kid_Kubernetes_derives_not_its_thumbprint()
+    {
+        var time = KeyRefreshTests.NewClock();
+        using var api = new FakeApiServer(time);
+        var key = TestSigningKey.Create();
+        var rsa = ((RsaSecurityKey)key.SecurityKey).Rsa;
+        var request = new CertificateRequest("CN=sa", rsa, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
+        using var certificate = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(1));
+        using var publicOnly = X509CertificateLoader.LoadCertificate(certificate.Export(X509ContentType.Cert));
+        await using var host = await KeysTestHost.StartAsync(time, o =>
+        {
+            o.Issuer = api.Issuer.Issuer;
+            o.Audiences.Add("my-api");
+            o.SigningKeys.Add(new X509SecurityKey(publicOnly));
+        });
+
+        var outcome = await host.SendAsync(api.Issuer.CreateToken().SignedWith(key).Build());
+
+        Assert.Equal(HttpStatusCode.OK, outcome.Status);
         Assert.Equal(0, api.TotalRequests);
     }
 
