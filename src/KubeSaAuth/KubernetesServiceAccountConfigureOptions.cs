@@ -46,7 +46,7 @@ internal sealed class KubernetesServiceAccountConfigureOptions(IAuthenticationCo
     {
         var b = new SectionReader(section);
 
-        // AuthenticationSchemeOptions (the string ones; EventsType, ForwardDefaultSelector, TimeProvider are code only, as are Backchannel, Events, SigningKeys).
+        // AuthenticationSchemeOptions (the string ones; EventsType, ForwardDefaultSelector, TimeProvider are code only, as are Backchannel, Events, SigningKeys, ConfigurationManager).
         b.String(nameof(o.ClaimsIssuer), v => o.ClaimsIssuer = v);
         b.String(nameof(o.ForwardDefault), v => o.ForwardDefault = v);
         b.String(nameof(o.ForwardAuthenticate), v => o.ForwardAuthenticate = v);
