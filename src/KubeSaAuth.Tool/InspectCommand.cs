@@ -7,7 +7,7 @@ using KubeSaAuth.Tokens;
 
 namespace KubeSaAuth.Tool;
 
-/// <summary><c>kubesa inspect &lt;token&gt; [--issuer URL] [--metadata URL] [--jwks FILE|URL] [--cacert FILE] [--token-file FILE] [--audience A]... [--now TIME] [--accept-legacy] [--allow-http]</c>.</summary>
+/// <summary><c>kubesa inspect &lt;token&gt; [--issuer URL]... [--metadata URL] [--jwks FILE|URL] [--cacert FILE] [--token-file FILE] [--audience A]... [--now TIME] [--accept-legacy] [--allow-http]</c>.</summary>
 internal static class InspectCommand
 {
     public const int Accepted = 0;
@@ -22,7 +22,9 @@ internal static class InspectCommand
 
           <token>              the token; @path reads it from a file; - reads it from standard input
           --issuer URL         the issuer the service expects (Issuer option); discovery is fetched
-                               from URL/.well-known/openid-configuration unless --metadata or --jwks
+                               from URL/.well-known/openid-configuration unless --metadata or --jwks.
+                               Repeatable (or a comma list) for several clusters or an issuer
+                               migration: the token is judged against the one its iss names
           --metadata URL       the discovery document (MetadataAddress option)
           --jwks FILE|URL      the JWKS: a file (kubectl get --raw /openid/v1/jwks > jwks.json) or a URL
           --cacert FILE        trust only this PEM bundle (the cluster CA) for discovery and JWKS
@@ -52,7 +54,8 @@ internal static class InspectCommand
         }
 
         string? tokenArgument = null;
-        string? issuer = null, metadata = null, jwks = null, caCertificate = null, tokenFile = null;
+        string? metadata = null, jwks = null, caCertificate = null, tokenFile = null;
+        var issuers = new List<string>();
         DateTimeOffset? now = null;
         bool acceptLegacy = false, allowHttp = false;
         var audiences = new List<string>();
@@ -67,7 +70,12 @@ internal static class InspectCommand
             switch (arg)
             {
                 case "--issuer":
-                    issuer = Value();
+                    if (Value() is not { } issuerList)
+                    {
+                        return await FailUsageAsync(error, "--issuer needs a value").ConfigureAwait(false);
+                    }
+
+                    issuers.AddRange(issuerList.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries).Where(i => !issuers.Contains(i)));
                     break;
                 case "--metadata":
                     metadata = Value();
@@ -163,7 +171,7 @@ internal static class InspectCommand
 
         var settings = new InspectSettings
         {
-            Issuer = issuer,
+            Issuers = issuers,
             MetadataAddress = metadata,
             JwksJson = jwksJson,
             CaCertificatePath = caCertificate,
@@ -222,6 +230,11 @@ internal static class InspectCommand
         }
 
         w.WriteLine("Checked against");
+        if (report.Issuer is not null)
+        {
+            Line(w, "issuer", report.Issuer);
+        }
+
         Line(w, "keys", report.KeyIds.Count > 0 ? $"{report.KeySource}: {report.KeyIds.Count} key(s), kids {string.Join(", ", report.KeyIds)}" : report.KeySource);
         if (report.KeyError is not null)
         {
