@@ -7,7 +7,7 @@ using KubeSaAuth.Tokens;
 
 namespace KubeSaAuth.Tool;
 
-/// <summary><c>kubesa inspect &lt;token&gt; [--issuer URL] [--metadata URL] [--jwks FILE|URL] [--audience A]... [--now TIME] [--accept-legacy] [--allow-http]</c>.</summary>
+/// <summary><c>kubesa inspect &lt;token&gt; [--issuer URL]... [--metadata URL] [--jwks FILE|URL] [--audience A]... [--now TIME] [--accept-legacy] [--allow-http]</c>.</summary>
 internal static class InspectCommand
 {
     public const int Accepted = 0;
@@ -22,7 +22,9 @@ internal static class InspectCommand
 
           <token>              the token; @path reads it from a file; - reads it from standard input
           --issuer URL         the issuer the service expects (Issuer option); discovery is fetched
-                               from URL/.well-known/openid-configuration unless --metadata or --jwks
+                               from URL/.well-known/openid-configuration unless --metadata or --jwks.
+                               Repeatable (or a comma list) for several clusters or an issuer
+                               migration: the token is judged against the one its iss names
           --metadata URL       the discovery document (MetadataAddress option)
           --jwks FILE|URL      the JWKS: a file (kubectl get --raw /openid/v1/jwks > jwks.json) or a URL
           --audience A         an audience the service accepts (repeatable); without it, not checked
@@ -48,7 +50,8 @@ internal static class InspectCommand
         }
 
         string? tokenArgument = null;
-        string? issuer = null, metadata = null, jwks = null;
+        string? metadata = null, jwks = null;
+        var issuers = new List<string>();
         DateTimeOffset? now = null;
         bool acceptLegacy = false, allowHttp = false;
         var audiences = new List<string>();
@@ -63,7 +66,12 @@ internal static class InspectCommand
             switch (arg)
             {
                 case "--issuer":
-                    issuer = Value();
+                    if (Value() is not { } issuerList)
+                    {
+                        return await FailUsageAsync(error, "--issuer needs a value").ConfigureAwait(false);
+                    }
+
+                    issuers.AddRange(issuerList.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries).Where(i => !issuers.Contains(i)));
                     break;
                 case "--metadata":
                     metadata = Value();
@@ -143,7 +151,7 @@ internal static class InspectCommand
 
         var settings = new InspectSettings
         {
-            Issuer = issuer,
+            Issuers = issuers,
             MetadataAddress = metadata,
             JwksJson = jwksJson,
             JwksUri = jwksJson is null ? jwks : null,
@@ -200,6 +208,11 @@ internal static class InspectCommand
         }
 
         w.WriteLine("Checked against");
+        if (report.Issuer is not null)
+        {
+            Line(w, "issuer", report.Issuer);
+        }
+
         Line(w, "keys", report.KeyIds.Count > 0 ? $"{report.KeySource}: {report.KeyIds.Count} key(s), kids {string.Join(", ", report.KeyIds)}" : report.KeySource);
         if (report.KeyError is not null)
         {

@@ -20,5 +20,8 @@ internal sealed record InspectReport(
     /// <summary>What was assumed to judge the rules after a refusal (which configuration or time would lift it).</summary>
     public IReadOnlyList<string> Notes { get; init; } = [];
 
+    /// <summary>Which of the given issuers the token was judged against, and why; <see langword="null"/> when none was given.</summary>
+    public string? Issuer { get; init; }
+
     public bool Accepted => Verdict is null;
 }

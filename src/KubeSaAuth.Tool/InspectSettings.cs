@@ -6,8 +6,12 @@ namespace KubeSaAuth.Tool;
 /// <summary>Where the keys come from and what the service would expect.</summary>
 internal sealed record InspectSettings
 {
-    /// <summary>The issuer the service expects; also where discovery is, unless <see cref="MetadataAddress"/> says otherwise.</summary>
-    public string? Issuer { get; init; }
+    /// <summary>
+    /// The issuers the service accepts (its clusters, or one cluster's during an issuer migration); the token
+    /// is judged against the one its <c>iss</c> names, which is also where discovery is, unless
+    /// <see cref="MetadataAddress"/> says otherwise. Empty: the issuer is not checked.
+    /// </summary>
+    public IReadOnlyList<string> Issuers { get; init; } = [];
 
     /// <summary>The discovery document's address.</summary>
     public string? MetadataAddress { get; init; }

@@ -1,6 +1,8 @@
 // Copyright (c) KubeSaAuth contributors.
 // Licensed under the MIT License. See LICENSE in the repository root.
 
+using System.Buffers.Text;
+using System.Text.Json;
 using KubeSaAuth.Keys;
 using KubeSaAuth.Tokens;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -42,9 +44,10 @@ internal static class TokenInspector
         var judgedAt = settings.Now ?? DateTimeOffset.UtcNow;
         var now = judgedAt;
         var notes = new List<string>();
+        var (issuer, judgedBy) = ChooseIssuer(token, settings.Issuers);
         var options = new KubernetesServiceAccountOptions
         {
-            Issuer = settings.Issuer,
+            Issuer = issuer,
             AcceptLegacyTokens = settings.AcceptLegacyTokens,
             RequireHttpsMetadata = !settings.AllowHttp,
             MaxKeyFetchWait = TimeSpan.FromSeconds(15),
@@ -52,6 +55,12 @@ internal static class TokenInspector
         foreach (var audience in settings.Audiences)
         {
             options.Audiences.Add(audience);
+        }
+
+        foreach (var additional in settings.Issuers.Where(i => !string.Equals(i, issuer, StringComparison.Ordinal)))
+        {
+            // As a service trusting them all: a token naming none of them is refused naming every one.
+            options.AdditionalIssuers.Add(additional);
         }
 
         string keySource;
@@ -66,7 +75,7 @@ internal static class TokenInspector
         {
             options.JwksUri = settings.JwksUri;
             options.MetadataAddress = settings.MetadataAddress
-                ?? (settings.JwksUri is null && Uri.TryCreate(settings.Issuer, UriKind.Absolute, out _) ? settings.Issuer!.TrimEnd('/') + KubernetesServiceAccountDefaults.DiscoveryPath : null);
+                ?? (settings.JwksUri is null && Uri.TryCreate(issuer, UriKind.Absolute, out _) ? issuer!.TrimEnd('/') + KubernetesServiceAccountDefaults.DiscoveryPath : null);
             handler = settings.Handler ?? new SocketsHttpHandler();
             keySource = options.JwksUri ?? options.MetadataAddress ?? "(none)";
         }
@@ -79,11 +88,11 @@ internal static class TokenInspector
         var parsed = probe.Parse(token, out var parseFailure);
         if (parsed is null)
         {
-            return Report(null, null, [parseFailure!], parseFailure, true, settings, keySource, null, [], now);
+            return Report(null, null, [parseFailure!], parseFailure, true, settings, keySource, null, [], now) with { Issuer = judgedBy };
         }
 
         var (header, payload, _) = parsed.Value;
-        var skipIssuer = string.IsNullOrWhiteSpace(settings.Issuer);
+        var skipIssuer = string.IsNullOrWhiteSpace(issuer);
         if (skipIssuer)
         {
             options.Issuer = payload.Issuer;
@@ -143,7 +152,52 @@ internal static class TokenInspector
         }
 
         var report = Report(header, payload, failures, terminal, terminal is not null, settings, keySource, keyError, keyIds, judgedAt);
-        return report with { Rules = Annotate(report.Rules, header, payload, skipIssuer, skipAudience, keyIds), Notes = notes };
+        return report with { Rules = Annotate(report.Rules, header, payload, skipIssuer, skipAudience, keyIds), Notes = notes, Issuer = judgedBy };
+    }
+
+    /// <summary>
+    /// Which of the given issuers judges the token: the one its <c>iss</c> names (as the service routes it),
+    /// else the first (whose refusal then names them all). The <c>iss</c> is peeked at here only to choose;
+    /// the token is read and judged by the validator.
+    /// </summary>
+    internal static (string? Issuer, string? Description) ChooseIssuer(string token, IReadOnlyList<string> issuers)
+    {
+        if (issuers.Count == 0)
+        {
+            return (null, null);
+        }
+
+        var named = PeekIssuer(token);
+        for (var i = 0; i < issuers.Count; i++)
+        {
+            if (string.Equals(issuers[i], named, StringComparison.Ordinal))
+            {
+                return (issuers[i], issuers.Count == 1 ? issuers[i] : $"{issuers[i]} (--issuer {i + 1} of {issuers.Count}, the one the token's iss names)");
+            }
+        }
+
+        return (issuers[0], issuers.Count == 1 ? issuers[0] : $"{issuers[0]} (none of the {issuers.Count} --issuer values is the token's iss; judged as the first)");
+    }
+
+    private static string? PeekIssuer(string token)
+    {
+        var parts = token.Split('.');
+        if (parts.Length != 3 || parts[1].Length > 64 * 1024)
+        {
+            return null;
+        }
+
+        try
+        {
+            using var document = JsonDocument.Parse(Base64Url.DecodeFromChars(parts[1]));
+            return document.RootElement.ValueKind == JsonValueKind.Object && document.RootElement.TryGetProperty("iss", out var iss) && iss.ValueKind == JsonValueKind.String
+                ? iss.GetString()
+                : null;
+        }
+        catch (Exception ex) when (ex is FormatException or JsonException)
+        {
+            return null;
+        }
     }
 
     /// <summary>Lifts a refusal that another configuration or time would not make, saying what was assumed; <see langword="null"/> when nothing can.</summary>

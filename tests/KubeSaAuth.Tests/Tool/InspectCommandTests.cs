@@ -153,6 +153,41 @@ public sealed class InspectCommandTests : IDisposable
         Assert.Equal(1, issuer.JwksRequests);
     }
 
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Several_issuers_judge_the_token_against_the_one_it_names(bool commaList)
+    {
+        using var a = FakeApiServer.ForCluster();
+        using var b = FakeApiServer.ForCluster();
+        var token = b.Issuer.CreateToken("team-a", "worker").Build();
+        string[] issuers = commaList ? ["--issuer", $"{a.Url},{b.Url}"] : ["--issuer", a.Url, "--issuer", b.Url];
+
+        var (exit, output) = await RunAsync(["inspect", token, .. issuers, "--allow-http", "--audience", "my-api"], input: string.Empty);
+
+        Assert.Equal(InspectCommand.Accepted, exit);
+        Assert.Contains($"issuer           {b.Url} (--issuer 2 of 2, the one the token's iss names)", output, StringComparison.Ordinal);
+        Assert.Equal(0, a.TotalRequests);
+        Assert.Equal(1, b.JwksRequests);
+    }
+
+    [Fact]
+    public async Task Several_issuers_refuse_a_token_naming_none_of_them_and_name_them_all()
+    {
+        using var a = FakeApiServer.ForCluster();
+        using var b = FakeApiServer.ForCluster();
+        var token = new KubernetesTestIssuer("https://stranger.example").CreateToken("team-a", "worker").Build();
+
+        var (exit, output) = await RunAsync("inspect", token, "--issuer", a.Url, "--issuer", b.Url, "--allow-http", "--audience", "my-api");
+
+        Assert.Equal(InspectCommand.Refused, exit);
+        Assert.Contains("none of the 2 --issuer values is the token's iss", output, StringComparison.Ordinal);
+        var verdict = output.Split('\n').Single(l => l.StartsWith("Verdict:", StringComparison.Ordinal));
+        Assert.Contains("(InvalidIssuer)", verdict, StringComparison.Ordinal);
+        Assert.Contains(a.Url, verdict, StringComparison.Ordinal);
+        Assert.Contains(b.Url, verdict, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task Reports_keys_unavailable_with_the_fetch_error_when_the_issuer_is_down()
     {
