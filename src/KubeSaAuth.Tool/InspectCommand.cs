@@ -7,7 +7,7 @@ using KubeSaAuth.Tokens;
 
 namespace KubeSaAuth.Tool;
 
-/// <summary><c>kubesa inspect &lt;token&gt; [--issuer URL]... [--metadata URL] [--jwks FILE|URL] [--audience A]... [--now TIME] [--accept-legacy] [--allow-http]</c>.</summary>
+/// <summary><c>kubesa inspect &lt;token&gt; [--issuer URL]... [--metadata URL] [--jwks FILE|URL] [--cacert FILE] [--token-file FILE] [--audience A]... [--now TIME] [--accept-legacy] [--allow-http]</c>.</summary>
 internal static class InspectCommand
 {
     public const int Accepted = 0;
@@ -27,6 +27,10 @@ internal static class InspectCommand
                                migration: the token is judged against the one its iss names
           --metadata URL       the discovery document (MetadataAddress option)
           --jwks FILE|URL      the JWKS: a file (kubectl get --raw /openid/v1/jwks > jwks.json) or a URL
+          --cacert FILE        trust only this PEM bundle (the cluster CA) for discovery and JWKS
+                               (BackchannelCaCertificatePath option)
+          --token-file FILE    send FILE's content as a bearer token to the issuer's origin
+                               (BackchannelTokenPath option; e.g. the output of kubectl create token)
           --audience A         an audience the service accepts (repeatable); without it, not checked
           --now TIME           judge at TIME (unix seconds or ISO 8601) instead of now
           --accept-legacy      the service sets AcceptLegacyTokens
@@ -50,7 +54,7 @@ internal static class InspectCommand
         }
 
         string? tokenArgument = null;
-        string? metadata = null, jwks = null;
+        string? metadata = null, jwks = null, caCertificate = null, tokenFile = null;
         var issuers = new List<string>();
         DateTimeOffset? now = null;
         bool acceptLegacy = false, allowHttp = false;
@@ -78,6 +82,22 @@ internal static class InspectCommand
                     break;
                 case "--jwks":
                     jwks = Value();
+                    break;
+                case "--cacert":
+                    caCertificate = Value();
+                    if (caCertificate is null || !File.Exists(caCertificate))
+                    {
+                        return await FailUsageAsync(error, $"--cacert needs a PEM file that exists{(caCertificate is null ? string.Empty : $" ('{caCertificate}' does not)")}").ConfigureAwait(false);
+                    }
+
+                    break;
+                case "--token-file":
+                    tokenFile = Value();
+                    if (tokenFile is null || !File.Exists(tokenFile))
+                    {
+                        return await FailUsageAsync(error, $"--token-file needs a file that exists{(tokenFile is null ? string.Empty : $" ('{tokenFile}' does not)")}").ConfigureAwait(false);
+                    }
+
                     break;
                 case "--audience":
                     if (Value() is { } audience)
@@ -154,6 +174,8 @@ internal static class InspectCommand
             Issuers = issuers,
             MetadataAddress = metadata,
             JwksJson = jwksJson,
+            CaCertificatePath = caCertificate,
+            TokenPath = tokenFile,
             JwksUri = jwksJson is null ? jwks : null,
             Audiences = audiences,
             Now = now,

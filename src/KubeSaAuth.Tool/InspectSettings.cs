@@ -34,6 +34,12 @@ internal sealed record InspectSettings
     /// <summary>Whether plain-HTTP discovery and JWKS are allowed.</summary>
     public bool AllowHttp { get; init; }
 
+    /// <summary>A PEM bundle trusted alone for discovery and JWKS (the BackchannelCaCertificatePath option).</summary>
+    public string? CaCertificatePath { get; init; }
+
+    /// <summary>A file whose content is sent as a bearer token to the issuer's origin (the BackchannelTokenPath option).</summary>
+    public string? TokenPath { get; init; }
+
     /// <summary>The backchannel to fetch with; default a new client.</summary>
     public HttpMessageHandler? Handler { get; init; }
 }

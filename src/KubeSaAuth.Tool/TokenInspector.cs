@@ -3,6 +3,7 @@
 
 using System.Buffers.Text;
 using System.Text.Json;
+using KubeSaAuth.Backchannel;
 using KubeSaAuth.Keys;
 using KubeSaAuth.Tokens;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -76,7 +77,11 @@ internal static class TokenInspector
             options.JwksUri = settings.JwksUri;
             options.MetadataAddress = settings.MetadataAddress
                 ?? (settings.JwksUri is null && Uri.TryCreate(issuer, UriKind.Absolute, out _) ? issuer!.TrimEnd('/') + KubernetesServiceAccountDefaults.DiscoveryPath : null);
-            handler = settings.Handler ?? new SocketsHttpHandler();
+            // --cacert / --token-file: the same trust and token sending as the handler's backchannel.
+            handler = settings.Handler
+                ?? (settings.CaCertificatePath is not null || settings.TokenPath is not null
+                    ? new BackchannelCredentialsRegistry().Get(settings.CaCertificatePath, settings.TokenPath).CreateHandler(BackchannelConfigurer.TokenOrigins(options))
+                    : new SocketsHttpHandler());
             keySource = options.JwksUri ?? options.MetadataAddress ?? "(none)";
         }
 

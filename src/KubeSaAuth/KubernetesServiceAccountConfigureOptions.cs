@@ -74,6 +74,8 @@ internal sealed class KubernetesServiceAccountConfigureOptions(IAuthenticationCo
         b.String(nameof(o.ClusterName), v => o.ClusterName = v);
         b.Bool(nameof(o.InCluster), v => o.InCluster = v);
         b.String(nameof(o.ServiceAccountDirectory), v => o.ServiceAccountDirectory = v);
+        b.String(nameof(o.BackchannelCaCertificatePath), v => o.BackchannelCaCertificatePath = v);
+        b.String(nameof(o.BackchannelTokenPath), v => o.BackchannelTokenPath = v);
         b.TimeSpan(nameof(o.BackchannelTimeout), v => o.BackchannelTimeout = v);
         b.String(nameof(o.BackchannelHttpClientName), v => o.BackchannelHttpClientName = v);
 

@@ -3,6 +3,7 @@
 
 using KubeSaAuth;
 using KubeSaAuth.Authorization;
+using KubeSaAuth.Backchannel;
 using KubeSaAuth.Diagnostics;
 using KubeSaAuth.InCluster;
 using KubeSaAuth.Keys;
@@ -105,10 +106,11 @@ public static class KubernetesServiceAccountExtensions
     private static void AddInCluster(IServiceCollection services, string authenticationScheme)
     {
         // In-cluster backchannel and TokenReview (Keys/InCluster*, Tokens/TokenReview*): inert unless enabled.
-        services.TryAddSingleton<InClusterCredentialsRegistry>();
+        services.TryAddSingleton<BackchannelCredentialsRegistry>();
         services.TryAddSingleton<TokenReviewMetrics>();
         services.TryAddSingleton<ITokenReviewerFactory, TokenReviewerFactory>();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IKubernetesBackchannelConfigurer, InClusterBackchannelConfigurer>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IKubernetesBackchannelConfigurer, BackchannelConfigurer>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, InClusterStartupCheck>());
         TokenReviewerFactory.AddHttpClient(services, authenticationScheme);
     }

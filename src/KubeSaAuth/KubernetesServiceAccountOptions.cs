@@ -166,6 +166,23 @@ public class KubernetesServiceAccountOptions : AuthenticationSchemeOptions
     /// <value>Default <c>/var/run/secrets/kubernetes.io/serviceaccount</c>.</value>
     public string ServiceAccountDirectory { get; set; } = KubernetesServiceAccountDefaults.ServiceAccountDirectory;
 
+    /// <summary>
+    /// A PEM bundle (the cluster CA, e.g. from <c>kubectl config view --raw</c>) that alone is trusted for
+    /// discovery, JWKS and TokenReview: not the machine's store, no revocation lookups, the host name checked,
+    /// a server certificate issued for serverAuth required. Re-read when the file changes. In-cluster, it
+    /// replaces the Pod's <c>ca.crt</c>.
+    /// </summary>
+    /// <value>Default <see langword="null"/>: the machine's trust store (in-cluster and for TokenReview: the Pod's <c>ca.crt</c>).</value>
+    public string? BackchannelCaCertificatePath { get; set; }
+
+    /// <summary>
+    /// A file whose content is sent as <c>Authorization: Bearer</c> with discovery, JWKS and TokenReview requests,
+    /// to the issuer's origin only (never to a <c>jwks_uri</c> on another origin), e.g. the output of
+    /// <c>kubectl create token</c>. Re-read every minute and after a 401. In-cluster, it replaces the Pod's <c>token</c>.
+    /// </summary>
+    /// <value>Default <see langword="null"/>: no token (in-cluster and for TokenReview: the Pod's <c>token</c>).</value>
+    public string? BackchannelTokenPath { get; set; }
+
     /// <summary>Options of the optional TokenReview check against the API server.</summary>
     public KubernetesTokenReviewOptions TokenReview { get; } = new();
 
@@ -369,6 +386,14 @@ public class KubernetesServiceAccountOptions : AuthenticationSchemeOptions
         if (MaxTokenSize < 1024 || MaxTokenSize > 1024 * 1024)
         {
             return $"The '{nameof(MaxTokenSize)}' option ({MaxTokenSize}) must be between 1024 and 1048576 characters.";
+        }
+
+        foreach (var (name, value) in new[] { (nameof(BackchannelCaCertificatePath), BackchannelCaCertificatePath), (nameof(BackchannelTokenPath), BackchannelTokenPath) })
+        {
+            if (value is not null && value.Trim().Length != value.Length)
+            {
+                return $"The '{name}' option ('{value}') has leading or trailing spaces; name the file exactly.";
+            }
         }
 
         if (string.IsNullOrWhiteSpace(ServiceAccountDirectory))

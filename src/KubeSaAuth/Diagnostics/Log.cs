@@ -83,9 +83,28 @@ internal static partial class Log
     private static partial void SeveralKeysFetched(ILogger logger, string scheme, int count, string jwksUri, string keyIds);
 #pragma warning restore SYSLIB1006, SYSLIB1025
 
+    /// <summary>Event 201 at Warning; the status appears only when the server answered (never "status (null)").</summary>
+    public static void KeyFetchFailed(ILogger logger, string scheme, string address, int? statusCode, string error, string consequence)
+    {
+        if (statusCode is { } status)
+        {
+            KeyFetchFailedWithStatus(logger, scheme, address, status, error, consequence);
+        }
+        else
+        {
+            KeyFetchFailedWithoutAnswer(logger, scheme, address, error, consequence);
+        }
+    }
+
+#pragma warning disable SYSLIB1006, SYSLIB1025 // the same event id and name on two methods, on purpose
     [LoggerMessage(EventId = 201, EventName = "KeyFetchFailed", Level = LogLevel.Warning,
         Message = "Fetching the signing keys of scheme {Scheme} failed at {Address} (status {StatusCode}): {Error}. {Consequence}")]
-    public static partial void KeyFetchFailed(ILogger logger, string scheme, string address, int? statusCode, string error, string consequence);
+    private static partial void KeyFetchFailedWithStatus(ILogger logger, string scheme, string address, int statusCode, string error, string consequence);
+
+    [LoggerMessage(EventId = 201, EventName = "KeyFetchFailed", Level = LogLevel.Warning,
+        Message = "Fetching the signing keys of scheme {Scheme} failed at {Address} (no answer): {Error}. {Consequence}")]
+    private static partial void KeyFetchFailedWithoutAnswer(ILogger logger, string scheme, string address, string error, string consequence);
+#pragma warning restore SYSLIB1006, SYSLIB1025
 
     [LoggerMessage(EventId = 202, EventName = "KeysRemoved", Level = LogLevel.Warning,
         Message = "The key set of scheme {Scheme} no longer lists kids {KeyIds}: tokens signed with them are refused from now on.")]

@@ -1,6 +1,7 @@
 // Copyright (c) KubeSaAuth contributors.
 // Licensed under the MIT License. See LICENSE in the repository root.
 
+using KubeSaAuth.Backchannel;
 using KubeSaAuth.Diagnostics;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
@@ -12,7 +13,7 @@ namespace KubeSaAuth.InCluster;
 /// trusts only the cluster CA and authenticates with the Pod's token. Fills only what is unset: an
 /// explicit <c>MetadataAddress</c>, <c>JwksUri</c>, <c>Issuer</c> or <c>Backchannel</c> wins.
 /// </summary>
-internal sealed class InClusterBackchannelConfigurer(IServiceProvider services, InClusterCredentialsRegistry registry, ILoggerFactory loggerFactory)
+internal sealed class InClusterBackchannelConfigurer(IServiceProvider services, BackchannelCredentialsRegistry registry, ILoggerFactory loggerFactory)
     : IKubernetesBackchannelConfigurer
 {
     public void PostConfigure(string name, KubernetesServiceAccountOptions options)
@@ -23,7 +24,7 @@ internal sealed class InClusterBackchannelConfigurer(IServiceProvider services, 
         }
 
         var logger = loggerFactory.CreateLogger(typeof(KubernetesServiceAccountHandler).FullName!);
-        var problem = InClusterCredentials.Check(options.ServiceAccountDirectory);
+        var problem = BackchannelFiles.Check(options, tokenReview: false);
         if (problem is not null)
         {
             throw new InvalidOperationException($"Authentication scheme '{name}': {problem}");
@@ -51,8 +52,10 @@ internal sealed class InClusterBackchannelConfigurer(IServiceProvider services, 
 
         if (options.Backchannel is null)
         {
-            var credentials = registry.Get(options.ServiceAccountDirectory, options.TimeProvider);
-            options.Backchannel = new HttpClient(credentials.CreateHandler(apiServer)) { Timeout = Timeout.InfiniteTimeSpan };
+            // The Pod's ca.crt and token, unless BackchannelCaCertificatePath / BackchannelTokenPath name others.
+            var (caPath, tokenPath) = BackchannelFiles.Resolve(options, tokenReview: false);
+            var credentials = registry.Get(caPath, tokenPath, options.TimeProvider);
+            options.Backchannel = new HttpClient(credentials.CreateHandler([apiServer])) { Timeout = Timeout.InfiniteTimeSpan };
         }
 
         Log.InClusterConfigured(logger, name, root, options.ServiceAccountDirectory);

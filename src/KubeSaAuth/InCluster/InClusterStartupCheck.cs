@@ -1,6 +1,7 @@
 // Copyright (c) KubeSaAuth contributors.
 // Licensed under the MIT License. See LICENSE in the repository root.
 
+using KubeSaAuth.Backchannel;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
@@ -36,12 +37,12 @@ internal sealed class InClusterStartupCheck(IAuthenticationSchemeProvider scheme
 
     internal static string? GetError(string scheme, KubernetesServiceAccountOptions options)
     {
-        if ((!options.InCluster && !options.TokenReview.Enabled) || string.IsNullOrWhiteSpace(options.ServiceAccountDirectory))
+        if (string.IsNullOrWhiteSpace(options.ServiceAccountDirectory))
         {
             return null;
         }
 
-        var problem = InClusterCredentials.Check(options.ServiceAccountDirectory);
+        var problem = BackchannelFiles.Check(options, options.TokenReview.Enabled);
         return problem is null ? null : $"Authentication scheme '{scheme}': {problem}";
     }
 }

@@ -2,6 +2,7 @@
 // Licensed under the MIT License. See LICENSE in the repository root.
 
 using System.Net.Http.Headers;
+using KubeSaAuth.Backchannel;
 using System.Text;
 using Microsoft.IdentityModel.Protocols.OpenIdConnect;
 using Microsoft.IdentityModel.Tokens;
@@ -79,6 +80,15 @@ internal sealed class KeySetRetriever(string? metadataAddress, string? jwksUri, 
         return new RetrievedKeys([.. set.Keys], issuer, jwksAddress);
     }
 
+    // The API server's discovery routes want a token of a service account bound to
+    // system:service-account-issuer-discovery (RBAC); say so rather than leave a bare status.
+    private static string StatusHint(int status) => status switch
+    {
+        401 => " (the server wants a bearer token: set BackchannelTokenPath, e.g. to the output of kubectl create token)",
+        403 => " (the token's service account may not read it: bind the ClusterRole system:service-account-issuer-discovery)",
+        _ => string.Empty,
+    };
+
     private static async Task<string> GetDocumentAsync(HttpClient client, string address, string mediaType, CancellationToken cancellationToken)
     {
         using var request = new HttpRequestMessage(HttpMethod.Get, address);
@@ -90,14 +100,14 @@ internal sealed class KeySetRetriever(string? metadataAddress, string? jwksUri, 
         }
         catch (HttpRequestException ex)
         {
-            throw new KeyFetchException(address, null, $"request failed: {ex.Message}", ex);
+            throw new KeyFetchException(address, null, BackchannelFailure.Describe(ex), ex);
         }
 
         using (response)
         {
             if (!response.IsSuccessStatusCode)
             {
-                throw new KeyFetchException(address, (int)response.StatusCode, $"the server answered {(int)response.StatusCode} {response.ReasonPhrase}");
+                throw new KeyFetchException(address, (int)response.StatusCode, $"the server answered {(int)response.StatusCode} {response.ReasonPhrase}{StatusHint((int)response.StatusCode)}");
             }
 
             if (response.Content.Headers.ContentLength > MaxDocumentBytes)

@@ -118,8 +118,9 @@ internal sealed class SigningKeySource : IConfigurationManager<OpenIdConnectConf
             return new ValueTask<KeySet?>(current);
         }
 
+        // No fetch to join: read the keys again, as one may have completed since they were read above.
         var fetch = TryStartFetch();
-        return fetch is null ? new ValueTask<KeySet?>((KeySet?)null) : WaitAsync(fetch, cancellationToken);
+        return fetch is null ? new ValueTask<KeySet?>(_current) : WaitAsync(fetch, cancellationToken);
     }
 
     /// <summary>

@@ -198,7 +198,7 @@ internal sealed class TokenReviewer : ITokenReviewer, IDisposable
         }
         catch (HttpRequestException ex)
         {
-            return Outcome.Unavailable($"request failed: {ex.Message}");
+            return Outcome.Unavailable(Backchannel.BackchannelFailure.Describe(ex));
         }
         catch (InvalidOperationException ex)
         {

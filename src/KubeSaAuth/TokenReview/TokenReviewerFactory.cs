@@ -1,7 +1,7 @@
 // Copyright (c) KubeSaAuth contributors.
 // Licensed under the MIT License. See LICENSE in the repository root.
 
-using KubeSaAuth.Client;
+using KubeSaAuth.Backchannel;
 using KubeSaAuth.InCluster;
 using KubeSaAuth.Keys;
 using KubeSaAuth.Schemes;
@@ -63,14 +63,17 @@ internal sealed class TokenReviewerFactory(
             {
                 var options = sp.GetRequiredService<IOptionsMonitor<KubernetesServiceAccountOptions>>().Get(scheme);
                 var apiServer = ResolveApiServer(sp, options);
-                return new Client.KubernetesServiceAccountTokenHandler(Credentials(sp, scheme).Token, request => InClusterCredentials.IsSameOrigin(request.RequestUri, apiServer));
+                var token = Credentials(sp, scheme).Token!;
+                return new Client.KubernetesServiceAccountTokenHandler(token, request => BackchannelCredentials.IsSameOrigin(request.RequestUri, apiServer));
             });
     }
 
-    private static InClusterCredentials Credentials(IServiceProvider services, string scheme)
+    /// <summary>The Pod's ca.crt and token, unless BackchannelCaCertificatePath / BackchannelTokenPath name others.</summary>
+    private static BackchannelCredentials Credentials(IServiceProvider services, string scheme)
     {
         var options = services.GetRequiredService<IOptionsMonitor<KubernetesServiceAccountOptions>>().Get(scheme);
-        return services.GetRequiredService<InClusterCredentialsRegistry>().Get(options.ServiceAccountDirectory, options.TimeProvider);
+        var (caPath, tokenPath) = BackchannelFiles.Resolve(options, tokenReview: true);
+        return services.GetRequiredService<BackchannelCredentialsRegistry>().Get(caPath, tokenPath, options.TimeProvider);
     }
 
     private static Uri ResolveApiServer(IServiceProvider services, KubernetesServiceAccountOptions options)

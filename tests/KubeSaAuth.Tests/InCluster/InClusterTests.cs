@@ -327,7 +327,7 @@ public sealed class InClusterTests : IAsyncLifetime
     [InlineData("http://127.0.0.1:6443/openid/v1/jwks", false)]
     public void Sends_the_pod_token_only_to_the_api_server(string address, bool sent)
     {
-        Assert.Equal(sent, InClusterCredentials.IsSameOrigin(new Uri(address), new Uri("https://127.0.0.1:6443")));
+        Assert.Equal(sent, KubeSaAuth.Backchannel.BackchannelCredentials.IsSameOrigin(new Uri(address), new Uri("https://127.0.0.1:6443")));
     }
 
     private TestServiceAccountDirectory Directory(string token, string caPem)

@@ -30,7 +30,7 @@ internal sealed class TestCertificateAuthority : IDisposable
         request.CertificateExtensions.Add(new X509BasicConstraintsExtension(true, false, 0, true));
         request.CertificateExtensions.Add(new X509KeyUsageExtension(X509KeyUsageFlags.KeyCertSign | X509KeyUsageFlags.CrlSign, true));
         request.CertificateExtensions.Add(new X509SubjectKeyIdentifierExtension(request.PublicKey, false));
-        Certificate = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-1), DateTimeOffset.UtcNow.AddDays(30));
+        Certificate = request.CreateSelfSigned(DateTimeOffset.UtcNow.AddDays(-30), DateTimeOffset.UtcNow.AddDays(30));
     }
 
     public X509Certificate2 Certificate { get; }
@@ -41,21 +41,31 @@ internal sealed class TestCertificateAuthority : IDisposable
     /// A TLS server certificate for 127.0.0.1, ::1 and localhost, with its private key; <paramref name="extendedKeyUsage"/>
     /// is serverAuth unless a test wants another.
     /// </summary>
-    public X509Certificate2 IssueServerCertificate(string extendedKeyUsage = "1.3.6.1.5.5.7.3.1")
+    public X509Certificate2 IssueServerCertificate(string extendedKeyUsage = "1.3.6.1.5.5.7.3.1", string? onlyDnsName = null, DateTimeOffset? notAfter = null)
     {
         using var key = RSA.Create(2048);
         var request = new CertificateRequest("CN=kube-apiserver", key, HashAlgorithmName.SHA256, RSASignaturePadding.Pkcs1);
         var names = new SubjectAlternativeNameBuilder();
-        names.AddIpAddress(IPAddress.Loopback);
-        names.AddIpAddress(IPAddress.IPv6Loopback);
-        names.AddDnsName("localhost");
+        if (onlyDnsName is not null)
+        {
+            // A certificate for another host: a client that reaches it at 127.0.0.1 sees a name mismatch.
+            names.AddDnsName(onlyDnsName);
+        }
+        else
+        {
+            names.AddIpAddress(IPAddress.Loopback);
+            names.AddIpAddress(IPAddress.IPv6Loopback);
+            names.AddDnsName("localhost");
+        }
+
         request.CertificateExtensions.Add(names.Build());
         request.CertificateExtensions.Add(new X509BasicConstraintsExtension(false, false, 0, false));
         request.CertificateExtensions.Add(new X509EnhancedKeyUsageExtension([new Oid(extendedKeyUsage)], false));
         request.CertificateExtensions.Add(new X509AuthorityKeyIdentifierExtension(X509AuthorityKeyIdentifierExtension.CreateFromCertificate(Certificate, true, false).RawData, false));
         var serial = new byte[8];
         RandomNumberGenerator.Fill(serial);
-        using var signed = request.Create(Certificate, DateTimeOffset.UtcNow.AddHours(-1), DateTimeOffset.UtcNow.AddDays(7), serial);
+        var until = notAfter ?? DateTimeOffset.UtcNow.AddDays(7);
+        using var signed = request.Create(Certificate, until.AddDays(-8), until, serial);
         using var withKey = signed.CopyWithPrivateKey(key);
         return X509CertificateLoader.LoadPkcs12(withKey.Export(X509ContentType.Pkcs12), null);
     }
