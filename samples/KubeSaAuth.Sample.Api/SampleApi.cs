@@ -1,7 +1,10 @@
 // Copyright (c) KubeSaAuth contributors.
 // Licensed under the MIT License. See LICENSE in the repository root.
 
+using System.Diagnostics.CodeAnalysis;
 using System.Security.Claims;
+using System.Text.Json;
+using System.Text.Json.Serialization;
 using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.AspNetCore.Mvc.ApplicationParts;
 
@@ -19,12 +22,11 @@ public static class SampleApi
         var builder = WebApplication.CreateBuilder(args);
         configure?.Invoke(builder);
 
-        // The controllers live in this assembly, which is not the entry assembly when another process hosts the API.
-        var mvc = builder.Services.AddControllers();
-        if (!mvc.PartManager.ApplicationParts.OfType<AssemblyPart>().Any(p => p.Assembly == typeof(SampleApi).Assembly))
+        if (IsMvcSupported)
         {
-            mvc.AddApplicationPart(typeof(SampleApi).Assembly);
+            AddMvc(builder.Services);
         }
+
         // Several replicas share TokenReview verdicts (TokenReview:SharedCache) through HybridCache over Redis.
         if (builder.Configuration["Redis:Configuration"] is { Length: > 0 } redis)
         {
@@ -52,33 +54,80 @@ public static class SampleApi
         app.MapGet("/whoami", (ClaimsPrincipal user) =>
         {
             var sa = user.GetKubernetesServiceAccount()!;
-            return Results.Json(new
-            {
-                @namespace = sa.Namespace,
-                serviceAccount = sa.Name,
-                serviceAccountUid = sa.Uid,
-                podName = sa.PodName,
-                podUid = sa.PodUid,
-                nodeName = sa.NodeName,
-                nodeUid = sa.NodeUid,
-                secretName = sa.SecretName,
-                issuer = sa.Issuer,
-                cluster = sa.Cluster,
-                legacy = sa.IsLegacy,
-                username = sa.Username,
-                groups = sa.Groups,
-                audiences = sa.Audiences,
-                tokenId = sa.TokenId,
-                expiresAt = sa.ExpiresAt,
-                warnAfter = sa.WarnAfter,
-            });
+            return Results.Json(
+                new WhoAmIResponse(sa.Namespace, sa.Name, sa.Uid, sa.PodName, sa.PodUid, sa.NodeName, sa.NodeUid, sa.SecretName, sa.Issuer, sa.Cluster, sa.IsLegacy, sa.Username, sa.Groups, sa.Audiences, sa.TokenId, sa.ExpiresAt, sa.WarnAfter),
+                SampleJsonContext.Default.WhoAmIResponse);
         }).RequireAuthorization();
 
-        app.MapControllers();
+        if (IsMvcSupported)
+        {
+            app.MapControllers();
+        }
+        else
+        {
+            // Native AOT has no MVC: the same answer and policy as Controllers/ReportsController, as a minimal API.
+            app.MapGet("/reports", (ClaimsPrincipal user) => Results.Json(
+                    new ReportsResponse(["daily-usage", "weekly-errors"], user.GetKubernetesServiceAccount()!.Username),
+                    SampleJsonContext.Default.ReportsResponse))
+                .RequireAuthorization("namespace:my-namespace");
+        }
 
-        app.MapGet("/admin", (ClaimsPrincipal user) => Results.Json(new { admin = true, caller = user.Identity!.Name }))
+        app.MapGet("/admin", (ClaimsPrincipal user) => Results.Json(new AdminResponse(true, user.Identity!.Name), SampleJsonContext.Default.AdminResponse))
             .RequireAuthorization("serviceaccount:my-namespace:my-service-account");
 
         return app;
     }
+
+    /// <summary>
+    /// Whether MVC (the <c>/reports</c> controller) is used: on, except in the Native AOT build, which sets the
+    /// switch off (KubeSaAuth.Sample.Api.csproj) so that the trimmer removes MVC and <c>/reports</c> is a minimal API.
+    /// </summary>
+    [FeatureSwitchDefinition(MvcSwitch)]
+    internal static bool IsMvcSupported => !AppContext.TryGetSwitch(MvcSwitch, out var on) || on;
+
+    private const string MvcSwitch = "KubeSaAuth.Sample.Api.Mvc";
+
+    [UnconditionalSuppressMessage("Trimming", "IL2026", Justification = "Called only when IsMvcSupported: the Native AOT build turns the switch off and the trimmer replaces it with false, so MVC is not in that binary.")]
+    private static void AddMvc(IServiceCollection services)
+    {
+        // The controllers live in this assembly, which is not the entry assembly when another process hosts the API.
+        var mvc = services.AddControllers();
+        if (!mvc.PartManager.ApplicationParts.OfType<AssemblyPart>().Any(p => p.Assembly == typeof(SampleApi).Assembly))
+        {
+            mvc.AddApplicationPart(typeof(SampleApi).Assembly);
+        }
+    }
 }
+
+/// <summary>The <c>/whoami</c> answer.</summary>
+internal sealed record WhoAmIResponse(
+    string Namespace,
+    string ServiceAccount,
+    string? ServiceAccountUid,
+    string? PodName,
+    string? PodUid,
+    string? NodeName,
+    string? NodeUid,
+    string? SecretName,
+    string Issuer,
+    string Cluster,
+    bool Legacy,
+    string Username,
+    IReadOnlyList<string> Groups,
+    IReadOnlyList<string> Audiences,
+    string? TokenId,
+    DateTimeOffset? ExpiresAt,
+    DateTimeOffset? WarnAfter);
+
+/// <summary>The <c>/reports</c> answer.</summary>
+internal sealed record ReportsResponse(IReadOnlyList<string> Reports, string RequestedBy);
+
+/// <summary>The <c>/admin</c> answer.</summary>
+internal sealed record AdminResponse(bool Admin, string? Caller);
+
+/// <summary>Serialization generated at build time (Native AOT has no reflection-based JSON), with the web defaults (camelCase).</summary>
+[JsonSourceGenerationOptions(JsonSerializerDefaults.Web)]
+[JsonSerializable(typeof(WhoAmIResponse))]
+[JsonSerializable(typeof(ReportsResponse))]
+[JsonSerializable(typeof(AdminResponse))]
+internal sealed partial class SampleJsonContext : JsonSerializerContext;

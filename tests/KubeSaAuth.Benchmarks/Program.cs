@@ -19,6 +19,7 @@ using Perfolizer.Horology;
 //   dotnet run -c Release --project tests/KubeSaAuth.Benchmarks -- --profile-hit   where a repeated token's request time goes
 //   dotnet run -c Release --project tests/KubeSaAuth.Benchmarks -- --alloc      bytes allocated per cached request by the handler
 //   tests/KubeSaAuth.Benchmarks/e2e.sh                                         over real HTTP with wrk: the sample API, JwtBearer, the floor (--e2e)
+//   .ci/aot-check                                                              the Native AOT sample: one authenticated request, startup/RSS/size vs JIT (--aot)
 //   tests/KubeSaAuth.Benchmarks/e2e.sh --soak 300                              mixed traffic while the issuer rotates keys and fails (--soak)
 var arguments = args.ToList();
 if (arguments.Contains("--serve"))
@@ -29,6 +30,11 @@ if (arguments.Contains("--serve"))
 if (arguments.Contains("--e2e"))
 {
     return await KubeSaAuth.Benchmarks.EndToEnd.HttpBenchmark.RunAsync(arguments);
+}
+
+if (arguments.Contains("--aot"))
+{
+    return await KubeSaAuth.Benchmarks.EndToEnd.AotCheck.RunAsync(arguments);
 }
 
 if (arguments.Contains("--soak"))

@@ -36,14 +36,20 @@ internal sealed partial class ServerProcess : IDisposable
     /// <summary>Starts <c>dotnet <paramref name="dll"/> <paramref name="arguments"/> --urls http://127.0.0.1:0</c> and waits for its address.</summary>
     public static async Task<ServerProcess> StartAsync(string name, string dll, IEnumerable<string> arguments, IReadOnlyDictionary<string, string> environment, string logPath, TimeSpan timeout)
     {
-        var start = new ProcessStartInfo("dotnet")
+        // A .dll runs on the shared runtime (dotnet app.dll); anything else is a native executable (Native AOT).
+        var managed = dll.EndsWith(".dll", StringComparison.OrdinalIgnoreCase);
+        var start = new ProcessStartInfo(managed ? "dotnet" : dll)
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
             RedirectStandardInput = true,
             UseShellExecute = false,
         };
-        start.ArgumentList.Add(dll);
+        if (managed)
+        {
+            start.ArgumentList.Add(dll);
+        }
+
         foreach (var argument in arguments)
         {
             start.ArgumentList.Add(argument);

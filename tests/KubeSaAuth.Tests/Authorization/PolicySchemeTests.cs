@@ -7,6 +7,11 @@ using KubeSaAuth.Tests.Infrastructure;
 using KubeSaAuth.Tests.Schemes;
 using Microsoft.AspNetCore.Authorization;
 using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.TestHost;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 
 namespace KubeSaAuth.Tests.Authorization;
 
@@ -167,6 +172,31 @@ public sealed class PolicySchemeTests
         Assert.Equal(HttpStatusCode.OK, publicCaller.StatusCode);
         Assert.Equal(HttpStatusCode.OK, internalCaller.StatusCode);
         Assert.Equal(HttpStatusCode.Forbidden, other.StatusCode);
+    }
+
+    [Fact]
+    public async Task Helper_policy_works_when_AddAuthorization_comes_before_AddAuthentication()
+    {
+        // AddAuthorization registers ASP.NET Core's evaluator and result handler first; they are replaced.
+        var issuer = new KubernetesTestIssuer("https://oidc.cluster-a.example");
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.ClearProviders();
+        builder.WebHost.UseTestServer();
+        builder.Services.AddAuthorization();
+        builder.Services.AddAuthentication().AddKubernetesServiceAccount("cluster-a", o => issuer.Configure(o, inProcess: true));
+        await using var app = builder.Build();
+        app.UseAuthentication();
+        app.UseAuthorization();
+        app.MapGet("/p", () => "ok").RequireAuthorization(p => p.RequireKubernetesNamespace("team-x"));
+        await app.StartAsync();
+        using var client = app.GetTestClient();
+
+        using var none = await client.GetAsync(new Uri("/p", UriKind.Relative));
+        using var request = new HttpRequestMessage(HttpMethod.Get, "/p") { Headers = { Authorization = new("Bearer", issuer.CreateToken("team-x").Build()) } };
+        using var good = await client.SendAsync(request);
+
+        Assert.Equal(HttpStatusCode.Unauthorized, none.StatusCode);
+        Assert.Equal(HttpStatusCode.OK, good.StatusCode);
     }
 
     private static readonly string[] Paths = ["/named", "/inline"];
