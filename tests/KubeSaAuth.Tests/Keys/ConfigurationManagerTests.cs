@@ -51,14 +51,8 @@ public sealed class ConfigurationManagerTests
         var time = KeyRefreshTests.NewClock();
         using var api = new FakeApiServer(time);
         using var client = JwksAcceptingClient();
-        var manager = new ConfigurationManager<OpenIdConnectConfiguration>(
-            api.MetadataAddress, new OpenIdConnectConfigurationRetriever(), new HttpDocumentRetriever(client) { RequireHttps = false });
-        await using var host = await KeysTestHost.StartAsync(time, o =>
-        {
-            o.Issuer = api.Issuer.Issuer;
-            o.Audiences.Add("my-api");
-            o.ConfigurationManager = manager;
-        });
+        var manager = IdentityModelManager(api, client);
+        await using var host = await StartWithManagerAsync(time, api, manager);
 
         var outcomes = await Task.WhenAll(Enumerable.Range(0, 20).Select(i => host.SendAsync(api.Issuer.CreateToken($"ns-{i}").Build())));
 
@@ -73,14 +67,8 @@ public sealed class ConfigurationManagerTests
         var time = KeyRefreshTests.NewClock();
         using var api = new FakeApiServer(time);
         using var client = JwksAcceptingClient();
-        var manager = new ConfigurationManager<OpenIdConnectConfiguration>(
-            api.MetadataAddress, new OpenIdConnectConfigurationRetriever(), new HttpDocumentRetriever(client) { RequireHttps = false });
-        await using var host = await KeysTestHost.StartAsync(time, o =>
-        {
-            o.Issuer = api.Issuer.Issuer;
-            o.Audiences.Add("my-api");
-            o.ConfigurationManager = manager;
-        });
+        var manager = IdentityModelManager(api, client);
+        await using var host = await StartWithManagerAsync(time, api, manager);
         Assert.Equal(HttpStatusCode.OK, (await host.SendAsync(api.Issuer.CreateToken().Build())).Status);
 
         // The unknown kid makes the key source ask (RequestRefresh, then GetConfigurationAsync): IdentityModel
@@ -166,6 +154,19 @@ public sealed class ConfigurationManagerTests
     /// IdentityModel's document retriever sends no <c>Accept</c>; the stand-in API server, stricter than the
     /// real router (which takes a missing <c>Accept</c> as any), wants the JWKS media type named.
     /// </summary>
+    /// <summary>IdentityModel's own <c>ConfigurationManager</c> against <paramref name="api"/>, over plain HTTP.</summary>
+    private static ConfigurationManager<OpenIdConnectConfiguration> IdentityModelManager(FakeApiServer api, HttpClient client) =>
+        new(api.MetadataAddress, new OpenIdConnectConfigurationRetriever(), new HttpDocumentRetriever(client) { RequireHttps = false });
+
+    /// <summary>A host whose scheme gets its keys from <paramref name="manager"/>, for <paramref name="api"/>'s issuer.</summary>
+    private static Task<KeysTestHost> StartWithManagerAsync(Microsoft.Extensions.Time.Testing.FakeTimeProvider time, FakeApiServer api, IConfigurationManager<OpenIdConnectConfiguration> manager) =>
+        KeysTestHost.StartAsync(time, o =>
+        {
+            o.Issuer = api.Issuer.Issuer;
+            o.Audiences.Add("my-api");
+            o.ConfigurationManager = manager;
+        });
+
     private static HttpClient JwksAcceptingClient()
     {
         var client = new HttpClient();
