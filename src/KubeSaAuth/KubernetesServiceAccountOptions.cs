@@ -189,6 +189,9 @@ public class KubernetesServiceAccountOptions : AuthenticationSchemeOptions
     /// <summary>Options of the cache of validated tokens.</summary>
     public KubernetesValidationCacheOptions ValidationCache { get; } = new();
 
+    /// <summary>The cluster view: labels for <c>namespace-selector:</c> and <c>pod-selector:</c> policies, and revocation of tokens whose Pod or ServiceAccount is gone.</summary>
+    public KubernetesClusterViewOptions ClusterView { get; } = new();
+
     /// <summary>The timeout of each backchannel request (discovery, JWKS, TokenReview).</summary>
     /// <value>Default 10 seconds.</value>
     public TimeSpan BackchannelTimeout { get; set; } = TimeSpan.FromSeconds(10);
@@ -401,7 +404,7 @@ public class KubernetesServiceAccountOptions : AuthenticationSchemeOptions
             return $"The '{nameof(ServiceAccountDirectory)}' option must name a directory.";
         }
 
-        return TokenReview.GetValidationError() ?? ValidationCache.GetValidationError();
+        return TokenReview.GetValidationError() ?? ValidationCache.GetValidationError() ?? ClusterView.GetValidationError();
     }
 
     private string? GetConfigurationManagerError()

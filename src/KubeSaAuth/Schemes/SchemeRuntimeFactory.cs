@@ -2,6 +2,7 @@
 // Licensed under the MIT License. See LICENSE in the repository root.
 
 using KubeSaAuth.Caching;
+using KubeSaAuth.ClusterView;
 using KubeSaAuth.Diagnostics;
 using KubeSaAuth.InCluster;
 using KubeSaAuth.Keys;
@@ -81,7 +82,8 @@ internal sealed class SchemeRuntimeFactory(
         }
 
         var reviewer = services.GetService<ITokenReviewerFactory>()?.Create(name, options);
-        return new SchemeRuntime(keys, validator, cache, reviewer);
+        var view = services.GetService<ClusterViewFactory>()?.Create(name, options);
+        return new SchemeRuntime(keys, validator, cache, reviewer, view);
     }
 
     /// <summary>Where the keys come from: the application's configuration manager, a key file, keys given in code, or (the default) discovery and JWKS.</summary>

@@ -71,4 +71,10 @@ public enum KubernetesTokenFailureReason
     /// service account, Pod, Secret or node name that is not a DNS-1123 subdomain.
     /// </summary>
     InvalidClaims,
+
+    /// <summary>
+    /// The Pod or ServiceAccount the token is bound to no longer exists with the token's uid (deleted, or recreated
+    /// under the same name), as the cluster view saw it (<see cref="KubernetesClusterViewOptions.Revocation"/>).
+    /// </summary>
+    BoundObjectGone,
 }
