@@ -73,6 +73,12 @@ public enum KubernetesTokenFailureReason
     InvalidClaims,
 
     /// <summary>
+    /// The token's <c>kid</c> names an RSA key of the issuer under 2048 bits (RFC 7518 §3.3), refused when the
+    /// keys were read: such a key can be factored, so nothing it signs is trusted.
+    /// </summary>
+    WeakKey,
+
+    /// <summary>
     /// The Pod or ServiceAccount the token is bound to no longer exists with the token's uid (deleted, or recreated
     /// under the same name), as the cluster view saw it (<see cref="KubernetesClusterViewOptions.Revocation"/>).
     /// </summary>
