@@ -48,6 +48,14 @@ internal sealed class KubernetesServiceAccountKeysHealthCheck(IOptionsMonitor<Ku
             data["lastError"] = error;
         }
 
+        // RFC 7518 §3.3: keys refused for their size are named, so an operator sees why a cluster's tokens fail.
+        var weak = string.Empty;
+        if (status.WeakKeys is { Count: > 0 } weakKeys)
+        {
+            data["weakKeys"] = string.Join(", ", weakKeys);
+            weak = $" Refused {weakKeys.Count} RSA {(weakKeys.Count == 1 ? "key" : "keys")} under 2048 bits (RFC 7518 §3.3): {string.Join(", ", weakKeys)}; tokens signed with {(weakKeys.Count == 1 ? "it" : "them")} are refused.";
+        }
+
         if (status.Kind == KeySourceKind.File)
         {
             data["path"] = status.Address ?? string.Empty;
@@ -57,23 +65,23 @@ internal sealed class KubernetesServiceAccountKeysHealthCheck(IOptionsMonitor<Ku
                 // even though the keys read from it before still validate.
                 var kept = status.HasKeys ? $"; still validating with the {status.KeyCount} keys read {status.LastSuccess:o}" : string.Empty;
                 return new HealthCheckResult(context.Registration.FailureStatus,
-                    $"The key file '{status.Address}' of scheme '{scheme}' (JwksPath) cannot be used: {status.LastError}{kept}.", data: data);
+                    $"The key file '{status.Address}' of scheme '{scheme}' (JwksPath) cannot be used: {status.LastError}{kept}.{weak}", data: data);
             }
         }
 
         if (!status.HasKeys || status.KeyCount == 0)
         {
             return new HealthCheckResult(context.Registration.FailureStatus,
-                $"No signing keys for scheme '{scheme}'{(status.LastError is null ? string.Empty : ": " + status.LastError)}.", data: data);
+                $"No signing keys for scheme '{scheme}'{(status.LastError is null ? string.Empty : ": " + status.LastError)}.{weak}", data: data);
         }
 
         if (status.Kind is KeySourceKind.File or KeySourceKind.Static)
         {
-            return HealthCheckResult.Healthy($"{status.KeyCount} signing keys for scheme '{scheme}', read from {status.Address} at {status.LastSuccess:o}.", data);
+            return HealthCheckResult.Healthy($"{status.KeyCount} signing keys for scheme '{scheme}', read from {status.Address} at {status.LastSuccess:o}.{weak}", data);
         }
 
         return status.IsStale
-            ? HealthCheckResult.Degraded($"Serving {status.KeyCount} stale signing keys for scheme '{scheme}' (fetched {status.LastSuccess:o}); the last fetch failed: {status.LastError}", data: data)
-            : HealthCheckResult.Healthy($"{status.KeyCount} signing keys for scheme '{scheme}', fetched {status.LastSuccess:o}.", data);
+            ? HealthCheckResult.Degraded($"Serving {status.KeyCount} stale signing keys for scheme '{scheme}' (fetched {status.LastSuccess:o}); the last fetch failed: {status.LastError}{weak}", data: data)
+            : HealthCheckResult.Healthy($"{status.KeyCount} signing keys for scheme '{scheme}', fetched {status.LastSuccess:o}.{weak}", data);
     }
 }

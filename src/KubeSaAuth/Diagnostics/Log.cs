@@ -118,6 +118,10 @@ internal static partial class Log
         Message = "Ignoring a key of scheme {Scheme} (kid {KeyId}): {Reason}.")]
     public static partial void KeySkipped(ILogger logger, string scheme, string? keyId, string reason);
 
+    [LoggerMessage(EventId = 208, EventName = "WeakKeyRefused", Level = LogLevel.Warning,
+        Message = "Refusing the RSA key with kid {KeyId} of scheme {Scheme} read from {Source}: {KeySize} bits, under the 2048 bits RFC 7518 §3.3 requires. Tokens signed with it are refused; have the cluster sign with a 2048-bit (or larger) RSA key or an EC key.")]
+    public static partial void WeakKeyRefused(ILogger logger, string scheme, string keyId, int keySize, string source);
+
     [LoggerMessage(EventId = 205, EventName = "UnknownKeyIdRefreshThrottled", Level = LogLevel.Debug,
         Message = "Token names unknown kid {KeyId}; the keys of scheme {Scheme} were fetched less than RefreshInterval ago, so no fetch is made.")]
     public static partial void UnknownKeyIdThrottled(ILogger logger, string scheme, string keyId);

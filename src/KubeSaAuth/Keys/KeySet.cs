@@ -10,9 +10,10 @@ internal sealed class KeySet
 {
     private static readonly SigningKey[] NoKeys = [];
 
-    public KeySet(IReadOnlyList<SigningKey> keys, string? discoveredIssuer, DateTimeOffset fetchedAt, long generation, long trustEpoch)
+    public KeySet(IReadOnlyList<SigningKey> keys, string? discoveredIssuer, DateTimeOffset fetchedAt, long generation, long trustEpoch, IReadOnlyList<WeakKey>? weakKeys = null)
     {
         Keys = keys;
+        WeakKeys = weakKeys ?? [];
         DiscoveredIssuer = discoveredIssuer;
         FetchedAt = fetchedAt;
         Generation = generation;
@@ -24,6 +25,23 @@ internal sealed class KeySet
 
     /// <summary>All usable keys.</summary>
     public IReadOnlyList<SigningKey> Keys { get; }
+
+    /// <summary>The RSA keys of the source that were refused for their size (RFC 7518 §3.3): never used to verify.</summary>
+    public IReadOnlyList<WeakKey> WeakKeys { get; }
+
+    /// <summary>The weak key with this <c>kid</c>, if the source listed one: a token naming it is refused with that reason.</summary>
+    public WeakKey? FindWeakKey(string keyId)
+    {
+        foreach (var weak in WeakKeys)
+        {
+            if (string.Equals(weak.KeyId, keyId, StringComparison.Ordinal))
+            {
+                return weak;
+            }
+        }
+
+        return null;
+    }
 
     /// <summary>The <c>issuer</c> of the discovery document, if one was fetched.</summary>
     public string? DiscoveredIssuer { get; }
@@ -55,4 +73,10 @@ internal sealed class KeySet
         var kept = next.Select(k => k.Fingerprint).ToHashSet(StringComparer.Ordinal);
         return Keys.Any(k => !kept.Contains(k.Fingerprint));
     }
+}
+
+/// <summary>An RSA key of the source under 2048 bits: its <c>kid</c> and modulus size, for logs, the health check and refusals.</summary>
+internal sealed record WeakKey(string? KeyId, int Bits)
+{
+    public override string ToString() => $"kid '{KeyId ?? "(none)"}' (RSA {Bits} bits)";
 }

@@ -5,4 +5,4 @@ namespace KubeSaAuth.Keys;
 
 /// <summary>What a key source reports about itself (health check, metrics).</summary>
 internal sealed record KeySourceStatus(int KeyCount, bool HasKeys, bool IsStale, DateTimeOffset? LastSuccess, DateTimeOffset? LastFailure, string? LastError, int ConsecutiveFailures,
-    KeySourceKind Kind = KeySourceKind.Remote, string? Address = null);
+    KeySourceKind Kind = KeySourceKind.Remote, string? Address = null, IReadOnlyList<WeakKey>? WeakKeys = null);

@@ -73,10 +73,21 @@ internal sealed class SigningKey
         };
     }
 
+    /// <summary>RFC 7518 §3.3: "A key of size 2048 bits or larger MUST be used with these algorithms" (RS256).</summary>
+    public const int MinimumRsaKeySizeInBits = 2048;
+
     /// <summary>Converts a JWK; returns <see langword="null"/> with a reason for keys that cannot verify service-account tokens.</summary>
-    public static SigningKey? TryCreate(JsonWebKey jwk, out string? skipReason)
+    public static SigningKey? TryCreate(JsonWebKey jwk, out string? skipReason) => TryCreate(jwk, out skipReason, out _);
+
+    /// <summary>
+    /// Converts a JWK; returns <see langword="null"/> with a reason for keys that cannot verify service-account
+    /// tokens. <paramref name="weakRsaKeySize"/> is the modulus size in bits of an RSA key refused for being
+    /// under <see cref="MinimumRsaKeySizeInBits"/>, else 0.
+    /// </summary>
+    public static SigningKey? TryCreate(JsonWebKey jwk, out string? skipReason, out int weakRsaKeySize)
     {
         skipReason = null;
+        weakRsaKeySize = 0;
         if (!string.IsNullOrEmpty(jwk.Use) && !string.Equals(jwk.Use, JsonWebKeyUseNames.Sig, StringComparison.Ordinal))
         {
             skipReason = $"use is '{jwk.Use}', not 'sig'";
@@ -97,6 +108,17 @@ internal sealed class SigningKey
                     }
 
                     var rsa = new RSAParameters { Modulus = Base64UrlEncoder.DecodeBytes(jwk.N), Exponent = Base64UrlEncoder.DecodeBytes(jwk.E) };
+
+                    // RFC 7518 §3.3: a 512-bit modulus is factored in hours on rented hardware, 1024 bits is
+                    // within reach of a state; a token it signs proves nothing.
+                    var bits = ModulusBits(rsa.Modulus);
+                    if (bits < MinimumRsaKeySizeInBits)
+                    {
+                        weakRsaKeySize = bits;
+                        skipReason = $"RSA key of {bits} bits, under the {MinimumRsaKeySizeInBits} bits RFC 7518 §3.3 requires; tokens signed with it are refused";
+                        return null;
+                    }
+
                     var rsaKey = new RsaSecurityKey(rsa) { KeyId = kid };
                     return new SigningKey(kid, alg, rsaKey, null, $"RSA|{kid}|{alg}|{jwk.N}|{jwk.E}");
 
@@ -133,5 +155,17 @@ internal sealed class SigningKey
             skipReason = $"key material is invalid ({ex.GetType().Name})";
             return null;
         }
+    }
+
+    /// <summary>The size of an RSA modulus in bits: its big-endian bytes without leading zeros.</summary>
+    internal static int ModulusBits(ReadOnlySpan<byte> modulus)
+    {
+        var start = modulus.IndexOfAnyExcept((byte)0);
+        if (start < 0)
+        {
+            return 0;
+        }
+
+        return ((modulus.Length - start - 1) * 8) + (32 - System.Numerics.BitOperations.LeadingZeroCount((uint)modulus[start]));
     }
 }

@@ -227,7 +227,7 @@ internal sealed class SigningKeySource : IConfigurationManager<OpenIdConnectConf
         lock (_gate)
         {
             var current = _current;
-            return new KeySourceStatus(current?.Keys.Count ?? 0, current is not null, current is not null && _consecutiveFailures > 0, _lastSuccess, _lastFailure, _lastError, _consecutiveFailures, _retriever.Kind, _retriever.Address);
+            return new KeySourceStatus(current?.Keys.Count ?? 0, current is not null, current is not null && _consecutiveFailures > 0, _lastSuccess, _lastFailure, _lastError, _consecutiveFailures, _retriever.Kind, _retriever.Address, current?.WeakKeys);
         }
     }
 
@@ -376,12 +376,23 @@ internal sealed class SigningKeySource : IConfigurationManager<OpenIdConnectConf
     private void Apply(RetrievedKeys retrieved)
     {
         var keys = new List<SigningKey>(retrieved.Keys.Count);
+        List<WeakKey>? weakKeys = null;
         foreach (var jwk in retrieved.Keys)
         {
-            var key = SigningKey.TryCreate(jwk, out var skipReason);
+            var key = SigningKey.TryCreate(jwk, out var skipReason, out var weakBits);
             if (key is null)
             {
-                Log.KeySkipped(_logger, _scheme, jwk.Kid, skipReason!);
+                if (weakBits > 0)
+                {
+                    var weak = new WeakKey(string.IsNullOrEmpty(jwk.Kid) ? null : jwk.Kid, weakBits);
+                    (weakKeys ??= []).Add(weak);
+                    Log.WeakKeyRefused(_logger, _scheme, weak.KeyId ?? "(none)", weakBits, retrieved.JwksUri);
+                }
+                else
+                {
+                    Log.KeySkipped(_logger, _scheme, jwk.Kid, skipReason!);
+                }
+
                 continue;
             }
 
@@ -403,10 +414,11 @@ internal sealed class SigningKeySource : IConfigurationManager<OpenIdConnectConf
         {
             var previous = _current;
             removed = previous is not null && previous.LosesKeysTo(keys);
-            changed = previous is null || removed || !previous.HasSameKeys(keys) || previous.DiscoveredIssuer != retrieved.DiscoveredIssuer;
+            changed = previous is null || removed || !previous.HasSameKeys(keys) || previous.DiscoveredIssuer != retrieved.DiscoveredIssuer
+                || !previous.WeakKeys.SequenceEqual(weakKeys ?? []);
             var epoch = (previous?.TrustEpoch ?? 0) + (removed ? 1 : 0);
             next = changed
-                ? new KeySet(keys, retrieved.DiscoveredIssuer, now, ++_generation, epoch)
+                ? new KeySet(keys, retrieved.DiscoveredIssuer, now, ++_generation, epoch, weakKeys)
                 : previous!;
             if (removed && _logger.IsEnabled(LogLevel.Warning))
             {

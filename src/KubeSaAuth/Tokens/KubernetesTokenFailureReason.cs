@@ -71,4 +71,10 @@ public enum KubernetesTokenFailureReason
     /// service account, Pod, Secret or node name that is not a DNS-1123 subdomain.
     /// </summary>
     InvalidClaims,
+
+    /// <summary>
+    /// The token's <c>kid</c> names an RSA key of the issuer under 2048 bits (RFC 7518 §3.3), refused when the
+    /// keys were read: such a key can be factored, so nothing it signs is trusted.
+    /// </summary>
+    WeakKey,
 }

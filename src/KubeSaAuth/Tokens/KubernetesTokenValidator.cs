@@ -156,6 +156,14 @@ internal sealed class KubernetesTokenValidator
         }
 
         var candidates = SelectKeys(keySet, header);
+        if (candidates.Length == 0 && header.KeyId is not null && keySet.FindWeakKey(header.KeyId) is { } weak)
+        {
+            // RFC 7518 §3.3: the key was read and refused for its size; fetching again would not change it.
+            return Refuse(KubernetesTokenFailureReason.WeakKey,
+                $"the key with kid '{Shorten(header.KeyId)}' is an RSA key of {weak.Bits} bits, under the {SigningKey.MinimumRsaKeySizeInBits} bits RFC 7518 §3.3 requires: tokens it signs are refused",
+                header, claims);
+        }
+
         if (candidates.Length == 0 && header.KeyId is not null)
         {
             // One refresh for a kid we have not seen (a rotated key), throttled by RefreshInterval; then
