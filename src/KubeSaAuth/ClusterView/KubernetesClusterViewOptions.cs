@@ -71,7 +71,7 @@ public sealed class KubernetesClusterViewOptions
     /// <value>Default 20.</value>
     public int MaxLookupsPerSecond { get; set; } = 20;
 
-    internal string? GetValidationError()
+    internal string? GetValidationError(string prefix = "ClusterView:")
     {
         if (!Enabled)
         {
@@ -80,34 +80,34 @@ public sealed class KubernetesClusterViewOptions
 
         if (!string.IsNullOrWhiteSpace(ApiServer) && !Uri.TryCreate(ApiServer, UriKind.Absolute, out _))
         {
-            return $"The 'ClusterView:{nameof(ApiServer)}' option ('{ApiServer}') must be an absolute URL, e.g. 'https://10.0.0.1:6443'.";
+            return $"The '{prefix}{nameof(ApiServer)}' option ('{ApiServer}') must be an absolute URL, e.g. 'https://10.0.0.1:6443'.";
         }
 
         if (PageSize is < 1 or > 10_000)
         {
-            return $"The 'ClusterView:{nameof(PageSize)}' option ({PageSize.ToString(CultureInfo.InvariantCulture)}) must be between 1 and 10000.";
+            return $"The '{prefix}{nameof(PageSize)}' option ({PageSize.ToString(CultureInfo.InvariantCulture)}) must be between 1 and 10000.";
         }
 
         if (WatchTimeout < TimeSpan.FromSeconds(1) || WatchTimeout > TimeSpan.FromHours(1))
         {
-            return $"The 'ClusterView:{nameof(WatchTimeout)}' option ({WatchTimeout}) must be between 00:00:01 and 01:00:00.";
+            return $"The '{prefix}{nameof(WatchTimeout)}' option ({WatchTimeout}) must be between 00:00:01 and 01:00:00.";
         }
 
         if (LookupCacheDuration < TimeSpan.Zero || LookupCacheDuration > TimeSpan.FromMinutes(5))
         {
-            return $"The 'ClusterView:{nameof(LookupCacheDuration)}' option ({LookupCacheDuration}) must be between 00:00:00 and 00:05:00.";
+            return $"The '{prefix}{nameof(LookupCacheDuration)}' option ({LookupCacheDuration}) must be between 00:00:00 and 00:05:00.";
         }
 
         if (MaxLookupsPerSecond < 0)
         {
-            return $"The 'ClusterView:{nameof(MaxLookupsPerSecond)}' option ({MaxLookupsPerSecond.ToString(CultureInfo.InvariantCulture)}) must be 0 (no lookups) or more.";
+            return $"The '{prefix}{nameof(MaxLookupsPerSecond)}' option ({MaxLookupsPerSecond.ToString(CultureInfo.InvariantCulture)}) must be 0 (no lookups) or more.";
         }
 
         foreach (var ns in Namespaces)
         {
             if (!Tokens.KubernetesNames.IsDns1123Label(ns))
             {
-                return $"The 'ClusterView:{nameof(Namespaces)}' option names '{ns}', which is not a namespace name (a DNS-1123 label).";
+                return $"The '{prefix}{nameof(Namespaces)}' option names '{ns}', which is not a namespace name (a DNS-1123 label).";
             }
         }
 
