@@ -263,7 +263,7 @@ internal static class InspectCommand
 
         w.WriteLine();
         w.WriteLine(report.Verdict is { } verdict
-            ? $"Verdict: REFUSED ({verdict.Reason}): {verdict.Description}"
+            ? $"Verdict: REFUSED ({verdict.Reason}): {verdict.LogDescription}"
             : "Verdict: ACCEPTED" + (report.Rules.Any(r => r.Status == RuleStatus.Skipped) ? " (rules marked skip were not checked)" : string.Empty));
         await output.WriteAsync(w.ToString()).ConfigureAwait(false);
     }
