@@ -46,7 +46,7 @@ internal sealed class KubernetesServiceAccountConfigureOptions(IAuthenticationCo
     {
         var b = new SectionReader(section);
 
-        // AuthenticationSchemeOptions (the string ones; EventsType, ForwardDefaultSelector, TimeProvider are code only, as are Backchannel, Events, SigningKeys, ConfigurationManager).
+        // AuthenticationSchemeOptions (the string ones; EventsType, ForwardDefaultSelector, TimeProvider are code only, as is Events).
         b.String(nameof(o.ClaimsIssuer), v => o.ClaimsIssuer = v);
         b.String(nameof(o.ForwardDefault), v => o.ForwardDefault = v);
         b.String(nameof(o.ForwardAuthenticate), v => o.ForwardAuthenticate = v);
@@ -55,23 +55,44 @@ internal sealed class KubernetesServiceAccountConfigureOptions(IAuthenticationCo
         b.String(nameof(o.ForwardSignIn), v => o.ForwardSignIn = v);
         b.String(nameof(o.ForwardSignOut), v => o.ForwardSignOut = v);
 
+        Bind(section, o.Cluster);
+        b.Strings(nameof(o.Audiences), o.Audiences);
+        b.Bool(nameof(o.AcceptLegacyTokens), v => o.AcceptLegacyTokens = v);
+        b.TimeSpan(nameof(o.ClockSkew), v => o.ClockSkew = v);
+        b.Int(nameof(o.MaxTokenSize), v => o.MaxTokenSize = v);
+        b.Bool(nameof(o.IncludeErrorDetails), v => o.IncludeErrorDetails = v);
+        b.Bool(nameof(o.EnforceWarnAfter), v => o.EnforceWarnAfter = v);
+        b.String(nameof(o.ClusterName), v => o.ClusterName = v);
+
+        var cache = b.Section(nameof(o.ValidationCache));
+        var c = o.ValidationCache;
+        cache.Bool(nameof(c.Enabled), v => c.Enabled = v);
+        cache.Int(nameof(c.MaxEntries), v => c.MaxEntries = v);
+        cache.TimeSpan(nameof(c.MaxAge), v => c.MaxAge = v);
+
+        o.ConfigurationError ??= b.Error ?? cache.Error;
+    }
+
+    /// <summary>
+    /// Binds the options of one cluster from <paramref name="section"/> (the scheme's section for its own cluster,
+    /// <c>Clusters:{name}</c> for the others); the first value that does not parse goes to
+    /// <see cref="KubernetesClusterOptions.ConfigurationError"/>.
+    /// </summary>
+    internal static void Bind(IConfiguration section, KubernetesClusterOptions o)
+    {
+        var b = new SectionReader(section);
+
+        // Backchannel, SigningKeys and ConfigurationManager are code only.
         b.String(nameof(o.Issuer), v => o.Issuer = v);
         b.Strings(nameof(o.AdditionalIssuers), o.AdditionalIssuers);
         b.String(nameof(o.MetadataAddress), v => o.MetadataAddress = v);
         b.String(nameof(o.JwksUri), v => o.JwksUri = v);
         b.String(nameof(o.JwksPath), v => o.JwksPath = v);
-        b.Strings(nameof(o.Audiences), o.Audiences);
-        b.Bool(nameof(o.AcceptLegacyTokens), v => o.AcceptLegacyTokens = v);
         b.Bool(nameof(o.RequireHttpsMetadata), v => o.RequireHttpsMetadata = v);
-        b.TimeSpan(nameof(o.ClockSkew), v => o.ClockSkew = v);
         b.TimeSpan(nameof(o.RefreshInterval), v => o.RefreshInterval = v);
         b.TimeSpan(nameof(o.AutomaticRefreshInterval), v => o.AutomaticRefreshInterval = v);
         b.TimeSpan(nameof(o.MaxKeyFetchWait), v => o.MaxKeyFetchWait = v);
         b.Bool(nameof(o.WarmUpOnStartup), v => o.WarmUpOnStartup = v);
-        b.Int(nameof(o.MaxTokenSize), v => o.MaxTokenSize = v);
-        b.Bool(nameof(o.IncludeErrorDetails), v => o.IncludeErrorDetails = v);
-        b.Bool(nameof(o.EnforceWarnAfter), v => o.EnforceWarnAfter = v);
-        b.String(nameof(o.ClusterName), v => o.ClusterName = v);
         b.Bool(nameof(o.InCluster), v => o.InCluster = v);
         b.String(nameof(o.ServiceAccountDirectory), v => o.ServiceAccountDirectory = v);
         b.String(nameof(o.BackchannelCaCertificatePath), v => o.BackchannelCaCertificatePath = v);
@@ -90,13 +111,7 @@ internal sealed class KubernetesServiceAccountConfigureOptions(IAuthenticationCo
         review.TimeSpan(nameof(r.SharedCacheLocalDuration), v => r.SharedCacheLocalDuration = v);
         review.TimeSpan(nameof(r.SharedCacheTimeout), v => r.SharedCacheTimeout = v);
 
-        var cache = b.Section(nameof(o.ValidationCache));
-        var c = o.ValidationCache;
-        cache.Bool(nameof(c.Enabled), v => c.Enabled = v);
-        cache.Int(nameof(c.MaxEntries), v => c.MaxEntries = v);
-        cache.TimeSpan(nameof(c.MaxAge), v => c.MaxAge = v);
-
-        o.ConfigurationError ??= b.Error ?? review.Error ?? cache.Error;
+        o.ConfigurationError ??= b.Error ?? review.Error;
     }
 
     /// <summary>Reads typed values of one section; parses with the invariant culture, as the reflection binder does.</summary>

@@ -62,27 +62,28 @@ public sealed class KubernetesTokenReviewOptions
     /// <value>Default 500 milliseconds.</value>
     public TimeSpan SharedCacheTimeout { get; set; } = TimeSpan.FromMilliseconds(500);
 
-    internal string? GetValidationError()
+    /// <summary>Returns the first error, or <see langword="null"/>; option names are written <paramref name="prefix"/> + name.</summary>
+    internal string? GetValidationError(string prefix = "TokenReview:")
     {
         // The point of TokenReview is to learn soon that a Pod was deleted: a verdict kept for hours defeats it.
         if (CacheDuration < TimeSpan.Zero || CacheDuration > TimeSpan.FromHours(1))
         {
-            return $"The 'TokenReview:{nameof(CacheDuration)}' option ({CacheDuration}) must be between 00:00:00 and 01:00:00 (the API server itself caches for 10 seconds).";
+            return $"The '{prefix}{nameof(CacheDuration)}' option ({CacheDuration}) must be between 00:00:00 and 01:00:00 (the API server itself caches for 10 seconds).";
         }
 
         if (MaxConcurrency < 1)
         {
-            return $"The 'TokenReview:{nameof(MaxConcurrency)}' option ({MaxConcurrency}) must be at least 1.";
+            return $"The '{prefix}{nameof(MaxConcurrency)}' option ({MaxConcurrency}) must be at least 1.";
         }
 
         if (SharedCacheLocalDuration < TimeSpan.Zero || SharedCacheLocalDuration > TimeSpan.FromMinutes(1))
         {
-            return $"The 'TokenReview:{nameof(SharedCacheLocalDuration)}' option ({SharedCacheLocalDuration}) must be between 00:00:00 and 00:01:00: it bounds how long a refusal seen by one replica takes to reach the others.";
+            return $"The '{prefix}{nameof(SharedCacheLocalDuration)}' option ({SharedCacheLocalDuration}) must be between 00:00:00 and 00:01:00: it bounds how long a refusal seen by one replica takes to reach the others.";
         }
 
         if (SharedCacheTimeout <= TimeSpan.Zero || SharedCacheTimeout > TimeSpan.FromSeconds(30))
         {
-            return $"The 'TokenReview:{nameof(SharedCacheTimeout)}' option ({SharedCacheTimeout}) must be more than 00:00:00 and at most 00:00:30.";
+            return $"The '{prefix}{nameof(SharedCacheTimeout)}' option ({SharedCacheTimeout}) must be more than 00:00:00 and at most 00:00:30.";
         }
 
         return null;

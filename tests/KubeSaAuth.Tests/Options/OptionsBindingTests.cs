@@ -24,7 +24,7 @@ public sealed class OptionsBindingTests
     [Fact]
     public void Every_settable_option_of_a_bindable_type_is_bound_from_configuration()
     {
-        var expected = new List<(string Key, Func<KubernetesServiceAccountOptions, object?> Read, object Value)>();
+        var expected = new List<(string Key, Func<object, object?> Read, object Value)>();
         var settings = new Dictionary<string, string?>();
         var unknown = new List<string>();
         Collect(typeof(KubernetesServiceAccountOptions), prefix: string.Empty, o => o, new KubernetesServiceAccountOptions(), expected, settings, unknown);
@@ -39,6 +39,35 @@ public sealed class OptionsBindingTests
             .ToList();
         Assert.True(unbound.Count == 0, $"Not bound from configuration (add them to KubernetesServiceAccountConfigureOptions.Bind): {string.Join(", ", unbound)}");
         Assert.True(expected.Count >= 30, $"Only {expected.Count} options found: the reflection walk is broken.");
+    }
+
+    [Fact]
+    public void Every_settable_option_of_a_cluster_is_bound_from_its_section()
+    {
+        var expected = new List<(string Key, Func<object, object?> Read, object Value)>();
+        var settings = new Dictionary<string, string?>();
+        var unknown = new List<string>();
+        Collect(typeof(KubernetesClusterOptions), prefix: string.Empty, o => o, new KubernetesClusterOptions(), expected, settings, unknown);
+        Assert.True(unknown.Count == 0, $"Options of a type this test does not know (bind them, then teach the test): {string.Join(", ", unknown)}");
+        var section = new ConfigurationBuilder().AddInMemoryCollection(settings).Build().GetSection($"Authentication:Schemes:{Scheme}");
+        var cluster = new KubernetesClusterOptions();
+
+        KubernetesServiceAccountConfigureOptions.Bind(section, cluster);
+
+        Assert.Null(cluster.ConfigurationError);
+        var unbound = expected.Where(e => !ValueEquals(e.Value, e.Read(cluster))).Select(e => e.Key).ToList();
+        Assert.True(unbound.Count == 0, $"Not bound from a cluster's section (add them to KubernetesServiceAccountConfigureOptions.Bind(IConfiguration, KubernetesClusterOptions)): {string.Join(", ", unbound)}");
+        Assert.True(expected.Count >= 20, $"Only {expected.Count} options found: the reflection walk is broken.");
+    }
+
+    [Fact]
+    public void Every_cluster_option_is_also_an_option_of_the_scheme_that_sets_its_own_cluster()
+    {
+        var clusterOptions = typeof(KubernetesClusterOptions).GetProperties(BindingFlags.Public | BindingFlags.Instance).Select(p => p.Name);
+        var schemeOptions = typeof(KubernetesServiceAccountOptions).GetProperties(BindingFlags.Public | BindingFlags.Instance).Select(p => p.Name).ToHashSet();
+
+        var missing = clusterOptions.Where(name => !schemeOptions.Contains(name)).ToList();
+        Assert.True(missing.Count == 0, $"Cluster options with no scheme-level property: {string.Join(", ", missing)}");
     }
 
     [Fact]
@@ -131,9 +160,9 @@ public sealed class OptionsBindingTests
     private static void Collect(
         Type type,
         string prefix,
-        Func<KubernetesServiceAccountOptions, object> owner,
+        Func<object, object> owner,
         object defaults,
-        List<(string Key, Func<KubernetesServiceAccountOptions, object?> Read, object Value)> expected,
+        List<(string Key, Func<object, object?> Read, object Value)> expected,
         Dictionary<string, string?> settings,
         List<string> unknown)
     {
@@ -145,7 +174,7 @@ public sealed class OptionsBindingTests
                 continue;
             }
 
-            var read = (Func<KubernetesServiceAccountOptions, object?>)(o => property.GetValue(owner(o)));
+            var read = (Func<object, object?>)(o => property.GetValue(owner(o)));
             var settable = property.SetMethod?.IsPublic == true;
             var propertyType = Nullable.GetUnderlyingType(property.PropertyType) ?? property.PropertyType;
             if (propertyType == typeof(ICollection<string>) || propertyType == typeof(IList<string>))
