@@ -292,7 +292,7 @@ internal static class TokenInspector
             var failed = failures.Where(f => RuleOf(f.Reason) == rule).ToList();
             if (failed.Count > 0)
             {
-                rules.Add(new RuleResult(rule, RuleStatus.Fail, string.Join("; ", failed.Select(f => f.Description)), failed[0].Reason));
+                rules.Add(new RuleResult(rule, RuleStatus.Fail, string.Join("; ", failed.Select(f => f.LogDescription)), failed[0].Reason));
             }
             else if (i > terminalIndex)
             {

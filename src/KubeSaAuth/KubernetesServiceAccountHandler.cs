@@ -161,6 +161,11 @@ internal sealed class KubernetesServiceAccountHandler(
                 }
 
                 serviceAccount = outcome.ServiceAccount!;
+                if (runtime.View is { } clusterView)
+                {
+                    // The typed view reads its labels live from the cluster view (cached with the token, set once).
+                    serviceAccount = serviceAccount with { View = clusterView };
+                }
                 if (outcome.PastWarnAfter)
                 {
                     Log.TokenPastWarnAfter(Logger, serviceAccount.Namespace, serviceAccount.Name, serviceAccount.WarnAfter!.Value);
@@ -170,6 +175,19 @@ internal sealed class KubernetesServiceAccountHandler(
                 if (cache is not null && cache.AddValidated(token, serviceAccount, outcome.TrustEpoch))
                 {
                     Log.TokenCached(Logger, serviceAccount.Namespace, serviceAccount.Name);
+                }
+            }
+
+            if (runtime.View is { } view)
+            {
+                // Revocation at watch speed, also for a cached token: a memory lookup (a GET only for an object
+                // the view does not know yet). k8s pkg/serviceaccount/claims.go: the Pod and ServiceAccount must
+                // still exist with the token's uids.
+                var check = view.CheckAsync(serviceAccount!, Context.RequestAborted);
+                var gone = check.IsCompletedSuccessfully ? check.Result : await check;
+                if (gone is not null)
+                {
+                    return await FailAsync(gone, started, cacheHit);
                 }
             }
 
@@ -475,7 +493,11 @@ internal sealed class KubernetesServiceAccountHandler(
             var description = KubernetesTokenValidator.Shorten(failure.Description, 512);
             var ns = KubernetesTokenValidator.ShortenOrNull(failure.Namespace);
             var serviceAccount = KubernetesTokenValidator.ShortenOrNull(failure.ServiceAccount);
-            Log.TokenRefused(Logger, failure.Reason, description, keyId, issuer, audience, ns, serviceAccount);
+
+            // The detail (configured values) is the operator's: it goes to this line, never to error_description.
+            var detail = failure.Detail is null ? null : KubernetesTokenValidator.Shorten(failure.Detail, 512);
+            var cluster = failure.Cluster ?? (string.IsNullOrWhiteSpace(Options.ClusterName) ? Scheme.Name : Options.ClusterName);
+            Log.TokenRefused(Logger, failure.Reason, description, detail, Scheme.Name, cluster, keyId, issuer, audience, ns, serviceAccount);
         }
 
         // The token's kind when its claims were read (most refusals); absent for unparsable tokens.

@@ -17,11 +17,11 @@ internal static partial class Log
     public static partial void TokenValidated(ILogger logger, string Namespace, string serviceAccount, string kind, string? pod, string cluster);
 
     /// <summary>Event 101 at Information; the message lists only the fields the token had (see <see cref="TokenRefusedLogState"/>).</summary>
-    public static void TokenRefused(ILogger logger, KubernetesTokenFailureReason reason, string description, string? keyId, string? issuer, string? audience, string? @namespace, string? serviceAccount)
+    public static void TokenRefused(ILogger logger, KubernetesTokenFailureReason reason, string description, string? detail, string scheme, string? cluster, string? keyId, string? issuer, string? audience, string? @namespace, string? serviceAccount)
     {
         if (logger.IsEnabled(LogLevel.Information))
         {
-            logger.Log(LogLevel.Information, TokenRefusedEvent, new TokenRefusedLogState(reason, description, keyId, issuer, audience, @namespace, serviceAccount), null, TokenRefusedLogState.Formatter);
+            logger.Log(LogLevel.Information, TokenRefusedEvent, new TokenRefusedLogState(reason, description, detail, scheme, cluster, keyId, issuer, audience, @namespace, serviceAccount), null, TokenRefusedLogState.Formatter);
         }
     }
 

@@ -85,7 +85,7 @@ internal sealed class IssuerRouter(
         return Route.Nobody(shape);
     }
 
-    /// <summary>The refusal of a bound token whose issuer no registered scheme accepts, naming the accepted ones.</summary>
+    /// <summary>The refusal of a bound token whose issuer no registered scheme accepts; the accepted ones are named in its log detail only.</summary>
     public async ValueTask<TokenFailure> RefuseUnclaimedAsync(ParsedToken parsed)
     {
         var table = await GetTableAsync().ConfigureAwait(false);
@@ -105,13 +105,13 @@ internal sealed class IssuerRouter(
         }
 
         var payload = parsed.Payload;
-        var named = KubernetesTokenValidator.Shorten(payload.Issuer);
-        var description = accepted.Count == 1
-            ? $"issuer '{named}' is not the configured issuer '{accepted[0]}'"
-            : $"issuer '{named}' is not one of the accepted issuers [{string.Join(", ", accepted.Select(i => $"'{i}'"))}]";
+        // The caller learns only that its issuer is not accepted; the accepted ones go to the log.
+        var detail = accepted.Count == 1
+            ? $"the configured issuer is '{accepted[0]}'"
+            : $"the accepted issuers are [{string.Join(", ", accepted.Select(i => $"'{i}'"))}]";
         var k = payload.Kubernetes;
-        return new TokenFailure(KubernetesTokenFailureReason.InvalidIssuer, description, parsed.Header.KeyId, payload.Issuer,
-            k?.Namespace, k?.ServiceAccount?.Name, payload.Audiences, IsLegacy: false);
+        return new TokenFailure(KubernetesTokenFailureReason.InvalidIssuer, KubernetesTokenValidator.IssuerNotAccepted(payload.Issuer), parsed.Header.KeyId, payload.Issuer,
+            k?.Namespace, k?.ServiceAccount?.Name, payload.Audiences, IsLegacy: false, Detail: detail);
     }
 
     private async ValueTask<Table> GetTableAsync()

@@ -41,7 +41,10 @@ public sealed class SampleApiAdditionalIssuersTests
         Assert.Contains($"\"issuer\":\"{OldIssuer}\"", await old.Content.ReadAsStringAsync(), StringComparison.Ordinal);
         Assert.Equal(HttpStatusCode.OK, current.StatusCode);
         Assert.Equal(HttpStatusCode.Unauthorized, stranger.StatusCode);
-        Assert.Contains(OldIssuer, Assert.Single(stranger.Headers.WwwAuthenticate).Parameter, StringComparison.Ordinal);
+        // The caller learns its own issuer is not accepted, never which ones are (issue 20: those are in the log).
+        var challenge = Assert.Single(stranger.Headers.WwwAuthenticate).Parameter;
+        Assert.Contains("'https://stranger.example' is not accepted here", challenge, StringComparison.Ordinal);
+        Assert.DoesNotContain(OldIssuer, challenge, StringComparison.Ordinal);
     }
 
     /// <summary>The built sample API (<c>dotnet KubeSaAuth.Sample.Api.dll</c>) with the given environment, on a port the OS picks.</summary>
