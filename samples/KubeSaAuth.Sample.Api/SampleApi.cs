@@ -38,7 +38,9 @@ public static class SampleApi
             .AddAuthentication(KubernetesServiceAccountDefaults.AuthenticationScheme)
             .AddKubernetesServiceAccount();
         builder.Services.AddAuthorization();
-        builder.Services.AddHealthChecks().AddKubernetesServiceAccountKeys(tags: ["ready"]);
+        builder.Services.AddHealthChecks()
+            .AddKubernetesServiceAccountKeys(tags: ["ready"])
+            .AddKubernetesClusterView(tags: ["ready"]);
 
         var app = builder.Build();
 
@@ -74,6 +76,12 @@ public static class SampleApi
 
         app.MapGet("/admin", (ClaimsPrincipal user) => Results.Json(new AdminResponse(true, user.Identity!.Name), SampleJsonContext.Default.AdminResponse))
             .RequireAuthorization("serviceaccount:my-namespace:my-service-account");
+
+        // Label policies read the cluster view (ClusterView:Enabled): the caller's namespace labels, and its Pod's.
+        app.MapGet("/prod", (ClaimsPrincipal user) => Results.Json(CallerResponse.Of(user), SampleJsonContext.Default.CallerResponse))
+            .RequireAuthorization("namespace-selector:env=prod");
+        app.MapGet("/checkout", (ClaimsPrincipal user) => Results.Json(CallerResponse.Of(user), SampleJsonContext.Default.CallerResponse))
+            .RequireAuthorization("pod-selector:app in (checkout,payments),tier!=canary");
 
         return app;
     }
@@ -125,9 +133,20 @@ internal sealed record ReportsResponse(IReadOnlyList<string> Reports, string Req
 /// <summary>The <c>/admin</c> answer.</summary>
 internal sealed record AdminResponse(bool Admin, string? Caller);
 
+/// <summary>The caller a label policy admitted, with the labels it was admitted on.</summary>
+internal sealed record CallerResponse(string Caller, string Namespace, string? PodName, IReadOnlyDictionary<string, string>? NamespaceLabels, IReadOnlyDictionary<string, string>? PodLabels)
+{
+    public static CallerResponse Of(ClaimsPrincipal user)
+    {
+        var sa = user.GetKubernetesServiceAccount()!;
+        return new CallerResponse(sa.Username, sa.Namespace, sa.PodName, sa.NamespaceLabels, sa.PodLabels);
+    }
+}
+
 /// <summary>Serialization generated at build time (Native AOT has no reflection-based JSON), with the web defaults (camelCase).</summary>
 [JsonSourceGenerationOptions(JsonSerializerDefaults.Web)]
 [JsonSerializable(typeof(WhoAmIResponse))]
 [JsonSerializable(typeof(ReportsResponse))]
 [JsonSerializable(typeof(AdminResponse))]
+[JsonSerializable(typeof(CallerResponse))]
 internal sealed partial class SampleJsonContext : JsonSerializerContext;

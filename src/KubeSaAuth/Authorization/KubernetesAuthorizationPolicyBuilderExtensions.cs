@@ -2,6 +2,7 @@
 // Licensed under the MIT License. See LICENSE in the repository root.
 
 using KubeSaAuth.Authorization;
+using KubeSaAuth.ClusterView;
 
 namespace Microsoft.AspNetCore.Authorization;
 
@@ -49,5 +50,50 @@ public static class KubernetesAuthorizationPolicyBuilderExtensions
         ArgumentNullException.ThrowIfNull(builder);
         ArgumentException.ThrowIfNullOrWhiteSpace(name);
         return builder.AddRequirements(new KubernetesServiceAccountRequirement(@namespace, name, cluster));
+    }
+
+    /// <summary>
+    /// Requires a Kubernetes caller whose namespace's labels match <paramref name="selector"/> (the whole Kubernetes
+    /// syntax: <c>env=prod</c>, <c>env in (prod,staging)</c>, <c>!legacy</c>, comma = AND), as the cluster view sees them
+    /// (<c>ClusterView:Enabled</c>); the same as the policy name <c>namespace-selector:&lt;selector&gt;</c>.
+    /// </summary>
+    /// <param name="builder">The policy builder.</param>
+    /// <param name="selector">The label selector.</param>
+    /// <param name="cluster">The cluster, or <see langword="null"/> for any.</param>
+    /// <returns>The builder.</returns>
+    /// <exception cref="ArgumentException">The selector does not parse.</exception>
+    public static AuthorizationPolicyBuilder RequireKubernetesNamespaceLabels(this AuthorizationPolicyBuilder builder, string selector, string? cluster = null)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        return builder.AddRequirements(Create(LabelTarget.Namespace, selector, cluster));
+    }
+
+    /// <summary>
+    /// Requires a Kubernetes caller whose token is bound to a Pod whose labels match <paramref name="selector"/>, as the
+    /// cluster view sees them (<c>ClusterView:Enabled</c>); a token not bound to a Pod never matches. The same as the
+    /// policy name <c>pod-selector:&lt;selector&gt;</c>.
+    /// </summary>
+    /// <param name="builder">The policy builder.</param>
+    /// <param name="selector">The label selector, e.g. <c>app in (checkout,payments),tier!=canary</c>.</param>
+    /// <param name="cluster">The cluster, or <see langword="null"/> for any.</param>
+    /// <returns>The builder.</returns>
+    /// <exception cref="ArgumentException">The selector does not parse.</exception>
+    public static AuthorizationPolicyBuilder RequireKubernetesPodLabels(this AuthorizationPolicyBuilder builder, string selector, string? cluster = null)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        return builder.AddRequirements(Create(LabelTarget.Pod, selector, cluster));
+    }
+
+    private static KubernetesLabelSelectorRequirement Create(LabelTarget target, string selector, string? cluster)
+    {
+        ArgumentNullException.ThrowIfNull(selector);
+        if (cluster is not null)
+        {
+            ArgumentException.ThrowIfNullOrWhiteSpace(cluster);
+        }
+
+        return LabelSelector.TryParse(selector, out var parsed, out var error)
+            ? new KubernetesLabelSelectorRequirement(target, parsed, cluster)
+            : throw new ArgumentException($"The label selector '{selector}' does not parse: {error}.", nameof(selector));
     }
 }

@@ -20,6 +20,8 @@ internal sealed class KubernetesAuthorizationPolicyProvider(IOptions<Authorizati
 {
     internal const string NamespacePrefix = "namespace:";
     internal const string ServiceAccountPrefix = "serviceaccount:";
+    internal const string NamespaceSelectorPrefix = "namespace-selector:";
+    internal const string PodSelectorPrefix = "pod-selector:";
 
     /// <summary>Built policies kept at most (names come from code; the cap guards against names built from input).</summary>
     internal const int MaxCachedPolicies = 1024;
@@ -50,13 +52,19 @@ internal sealed class KubernetesAuthorizationPolicyProvider(IOptions<Authorizati
     {
         IAuthorizationRequirement? requirement = string.Equals(policyName, KubernetesLiveTokenReview.PolicyName, StringComparison.Ordinal)
             ? new KubernetesLiveTokenReviewRequirement()
-            : TryParse(policyName);
+            : (IAuthorizationRequirement?)TryParseSelector(policyName) ?? TryParse(policyName);
         AuthorizationPolicy? policy = null;
         if (requirement is not null)
         {
             // '@cluster' authenticates with that cluster's schemes only: another cluster's outage never
             // reaches it. Without '@cluster', every Kubernetes scheme.
-            var kubernetesSchemes = await schemes.ForClusterAsync((requirement as KubernetesServiceAccountRequirement)?.Cluster).ConfigureAwait(false);
+            var cluster = requirement switch
+            {
+                KubernetesServiceAccountRequirement single => single.Cluster,
+                KubernetesLabelSelectorRequirement labels => labels.Cluster,
+                _ => null,
+            };
+            var kubernetesSchemes = await schemes.ForClusterAsync(cluster).ConfigureAwait(false);
             // No separate RequireAuthenticatedUser: both requirements are met only by an authenticated
             // Kubernetes identity, so a DenyAnonymous requirement would be a second, redundant check.
             policy = new AuthorizationPolicyBuilder(kubernetesSchemes)
@@ -72,6 +80,43 @@ internal sealed class KubernetesAuthorizationPolicyProvider(IOptions<Authorizati
 
         // First writer wins, so every caller sees the same policy object for a name.
         return await _policies.GetOrAdd(policyName, task).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Parses <c>namespace-selector:&lt;selector&gt;[@cluster]</c> and <c>pod-selector:&lt;selector&gt;[@cluster]</c>;
+    /// <see langword="null"/> for other names.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The selector does not parse: an error naming the policy, never a silent deny.</exception>
+    internal static KubernetesLabelSelectorRequirement? TryParseSelector(string policyName)
+    {
+        var target = policyName.StartsWith(NamespaceSelectorPrefix, StringComparison.Ordinal) ? LabelTarget.Namespace
+            : policyName.StartsWith(PodSelectorPrefix, StringComparison.Ordinal) ? LabelTarget.Pod
+            : (LabelTarget?)null;
+        if (target is null)
+        {
+            return null;
+        }
+
+        // Label keys and values never contain '@': the last one starts the cluster.
+        var body = policyName[(target == LabelTarget.Namespace ? NamespaceSelectorPrefix : PodSelectorPrefix).Length..];
+        string? cluster = null;
+        var at = body.LastIndexOf('@');
+        if (at >= 0)
+        {
+            cluster = body[(at + 1)..];
+            body = body[..at];
+            if (cluster.Length == 0)
+            {
+                throw new InvalidOperationException($"The authorization policy '{policyName}' ends with '@' but names no cluster.");
+            }
+        }
+
+        if (!ClusterView.LabelSelector.TryParse(body, out var selector, out var error))
+        {
+            throw new InvalidOperationException($"The authorization policy '{policyName}' has a label selector that does not parse: {error}.");
+        }
+
+        return new KubernetesLabelSelectorRequirement(target.Value, selector, cluster);
     }
 
     /// <summary>Parses a policy name; <see langword="null"/> when it is not one of ours or is malformed.</summary>

@@ -99,6 +99,9 @@ internal sealed class KubernetesPolicySchemes(IAuthenticationSchemeProvider sche
                         ? new HashSet<string>(anyOf.Alternatives.Select(a => a.Cluster!), StringComparer.Ordinal)
                         : null;
                     break;
+                case KubernetesLabelSelectorRequirement labels:
+                    pinned = labels.Cluster is null ? null : new HashSet<string>(StringComparer.Ordinal) { labels.Cluster };
+                    break;
                 case KubernetesLiveTokenReviewRequirement:
                     pinned = null;
                     break;

@@ -58,7 +58,8 @@ internal sealed class ClusterViewHost : IAsyncDisposable
         Action<KubernetesTestApiServer>? seed = null,
         Action<KubernetesServiceAccountOptions>? configure = null,
         Action<WebApplication>? map = null,
-        bool enableView = true)
+        bool enableView = true,
+        Action<Microsoft.AspNetCore.Authorization.AuthorizationOptions>? authorization = null)
     {
         var apiServer = await KubernetesTestApiServer.StartAsync();
         seed?.Invoke(apiServer);
@@ -78,13 +79,15 @@ internal sealed class ClusterViewHost : IAsyncDisposable
 
             configure?.Invoke(o);
         });
-        builder.Services.AddAuthorization();
+        builder.Services.AddAuthorization(o => authorization?.Invoke(o));
         builder.Services.AddHealthChecks().AddKubernetesClusterView(tags: ["ready"]);
         var app = builder.Build();
         app.UseAuthentication();
         app.UseAuthorization();
         app.MapGet("/any", (ClaimsPrincipal user) => Results.Text(user.GetKubernetesServiceAccount()?.Name ?? "?")).RequireAuthorization();
         app.MapGet("/ns", (ClaimsPrincipal user) => Results.Text(user.GetKubernetesServiceAccount()?.Name ?? "?")).RequireAuthorization("namespace:shop");
+        app.MapGet("/prod", (ClaimsPrincipal user) => Results.Text(user.GetKubernetesServiceAccount()?.Name ?? "?")).RequireAuthorization("namespace-selector:env=prod");
+        app.MapGet("/checkout", (ClaimsPrincipal user) => Results.Text(user.GetKubernetesServiceAccount()?.Name ?? "?")).RequireAuthorization("pod-selector:app in (checkout,payments),tier!=canary");
         map?.Invoke(app);
         await app.StartAsync();
         return new ClusterViewHost(app, issuer, apiServer, logs);
