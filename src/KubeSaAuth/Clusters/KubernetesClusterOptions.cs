@@ -157,6 +157,9 @@ public class KubernetesClusterOptions
     /// <summary>Options of the optional TokenReview check against the API server.</summary>
     public KubernetesTokenReviewOptions TokenReview { get; } = new();
 
+    /// <summary>The cluster view: labels for <c>namespace-selector:</c> and <c>pod-selector:</c> policies, and revocation of tokens whose Pod or ServiceAccount is gone.</summary>
+    public KubernetesClusterViewOptions ClusterView { get; } = new();
+
     /// <summary>The first configuration value of this cluster that did not parse (the key and the value), reported by validation.</summary>
     internal string? ConfigurationError { get; set; }
 
@@ -288,7 +291,7 @@ public class KubernetesClusterOptions
             return $"The '{prefix}{nameof(ServiceAccountDirectory)}' option must name a directory.";
         }
 
-        return TokenReview.GetValidationError(prefix + nameof(TokenReview) + ":");
+        return TokenReview.GetValidationError(prefix + nameof(TokenReview) + ":") ?? ClusterView.GetValidationError(prefix + nameof(ClusterView) + ":");
     }
 
     private string? GetConfigurationManagerError(string prefix)

@@ -2,6 +2,7 @@
 // Licensed under the MIT License. See LICENSE in the repository root.
 
 using KubeSaAuth.Caching;
+using KubeSaAuth.ClusterView;
 using KubeSaAuth.Keys;
 using KubeSaAuth.Tokens;
 
@@ -17,7 +18,7 @@ internal interface ITokenReviewer
 }
 
 /// <summary>The long-lived machinery of one scheme, built once by post-configuration.</summary>
-internal sealed class SchemeRuntime(SigningKeySource keys, KubernetesTokenValidator validator, ValidationCache? cache, ITokenReviewer? reviewer)
+internal sealed class SchemeRuntime(SigningKeySource keys, KubernetesTokenValidator validator, ValidationCache? cache, ITokenReviewer? reviewer, KubernetesClusterView? view = null)
 {
     public SigningKeySource Keys { get; } = keys;
 
@@ -26,4 +27,7 @@ internal sealed class SchemeRuntime(SigningKeySource keys, KubernetesTokenValida
     public ValidationCache? Cache { get; } = cache;
 
     public ITokenReviewer? Reviewer { get; set; } = reviewer;
+
+    /// <summary>The cluster's live view of Namespaces, Pods and ServiceAccounts, when <c>ClusterView:Enabled</c>.</summary>
+    public KubernetesClusterView? View { get; } = view;
 }

@@ -3,6 +3,7 @@
 
 using KubeSaAuth.Backchannel;
 using KubeSaAuth.Caching;
+using KubeSaAuth.ClusterView;
 using KubeSaAuth.Diagnostics;
 using KubeSaAuth.InCluster;
 using KubeSaAuth.Keys;
@@ -82,7 +83,8 @@ internal sealed class SchemeRuntimeFactory(
         }
 
         var reviewer = services.GetService<ITokenReviewerFactory>()?.Create(name, options);
-        return new SchemeRuntime(keys, validator, cache, reviewer);
+        var view = services.GetService<ClusterViewFactory>()?.Create(name, options);
+        return new SchemeRuntime(keys, validator, cache, reviewer, view);
     }
 
     /// <summary>Where the keys come from: the application's configuration manager, a key file, keys given in code, or (the default) discovery and JWKS.</summary>
