@@ -599,11 +599,11 @@ public sealed class KubernetesTestApiServer : IAsyncDisposable
             form = _expiry;
             if (!expired)
             {
-                foreach (var change in _changes)
+                for (var i = FirstAfter(from); i < _changes.Count && _changes[i].Version <= _deliveredVersion; i++)
                 {
-                    if (change.Version > from && change.Version <= _deliveredVersion && watcher.Wants(change.Value))
+                    if (watcher.Wants(_changes[i].Value))
                     {
-                        watcher.Lines.Writer.TryWrite(EventLine(change.Type, change.Value));
+                        watcher.Lines.Writer.TryWrite(EventLine(_changes[i].Type, _changes[i].Value));
                     }
                 }
 
@@ -697,13 +697,9 @@ public sealed class KubernetesTestApiServer : IAsyncDisposable
     /// <summary>Sends the changes not yet delivered to the open watches (under the lock).</summary>
     private void Deliver()
     {
-        foreach (var change in _changes)
+        for (var i = FirstAfter(_deliveredVersion); i < _changes.Count; i++)
         {
-            if (change.Version <= _deliveredVersion)
-            {
-                continue;
-            }
-
+            var change = _changes[i];
             foreach (var watcher in _watchers)
             {
                 if (watcher.Wants(change.Value))
@@ -714,6 +710,26 @@ public sealed class KubernetesTestApiServer : IAsyncDisposable
         }
 
         _deliveredVersion = _resourceVersion;
+    }
+
+    /// <summary>The index of the first change after <paramref name="version"/> (changes are in version order).</summary>
+    private int FirstAfter(long version)
+    {
+        int low = 0, high = _changes.Count;
+        while (low < high)
+        {
+            var mid = (low + high) / 2;
+            if (_changes[mid].Version <= version)
+            {
+                low = mid + 1;
+            }
+            else
+            {
+                high = mid;
+            }
+        }
+
+        return low;
     }
 
     private static (KubernetesTestResource, string, string) Key(KubernetesTestResource resource, string ns, string name) =>

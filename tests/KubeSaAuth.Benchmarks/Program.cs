@@ -20,6 +20,7 @@ using Perfolizer.Horology;
 //   dotnet run -c Release --project tests/KubeSaAuth.Benchmarks -- --alloc      bytes allocated per cached request by the handler
 //   tests/KubeSaAuth.Benchmarks/e2e.sh                                         over real HTTP with wrk: the sample API, JwtBearer, the floor (--e2e)
 //   .ci/aot-check                                                              the Native AOT sample: one authenticated request, startup/RSS/size vs JIT (--aot)
+//   dotnet run -c Release --project tests/KubeSaAuth.Benchmarks -- --view-scale 50000 200   the cluster view: time to a complete view, RSS, bytes, pod-selector cost
 //   tests/KubeSaAuth.Benchmarks/e2e.sh --soak 300                              mixed traffic while the issuer rotates keys and fails (--soak)
 var arguments = args.ToList();
 if (arguments.Contains("--serve"))
@@ -40,6 +41,20 @@ if (arguments.Contains("--aot"))
 if (arguments.Contains("--soak"))
 {
     return await KubeSaAuth.Benchmarks.Soak.SoakRun.RunAsync(arguments);
+}
+
+var viewServeAt = arguments.IndexOf("--view-serve");
+if (viewServeAt >= 0)
+{
+    return await ClusterViewScale.ServeAsync(int.Parse(arguments[viewServeAt + 1], CultureInfo.InvariantCulture), int.Parse(arguments[viewServeAt + 2], CultureInfo.InvariantCulture));
+}
+
+var viewScaleAt = arguments.IndexOf("--view-scale");
+if (viewScaleAt >= 0)
+{
+    int Argument(int offset, int fallback) =>
+        viewScaleAt + offset < arguments.Count && int.TryParse(arguments[viewScaleAt + offset], CultureInfo.InvariantCulture, out var v) ? v : fallback;
+    return await ClusterViewScale.RunAsync(Argument(1, 50_000), Argument(2, 200), Argument(3, 31));
 }
 
 var floodAt = arguments.IndexOf("--flood");
