@@ -64,6 +64,13 @@ internal sealed class KubernetesServiceAccountConfigureOptions(IAuthenticationCo
         b.Bool(nameof(o.EnforceWarnAfter), v => o.EnforceWarnAfter = v);
         b.String(nameof(o.ClusterName), v => o.ClusterName = v);
 
+        // Clusters:{name}:{option}: each cluster's section is bound when the scheme starts, on a copy of the
+        // scheme-level values (so they are its defaults whatever the order), before the code's actions.
+        foreach (var cluster in section.GetSection(nameof(o.Clusters)).GetChildren())
+        {
+            o.Clusters.Add(cluster.Key, c => Bind(cluster, c));
+        }
+
         var cache = b.Section(nameof(o.ValidationCache));
         var c = o.ValidationCache;
         cache.Bool(nameof(c.Enabled), v => c.Enabled = v);

@@ -5,6 +5,7 @@ using System.Diagnostics;
 using System.Security.Claims;
 using System.Text;
 using System.Text.Encodings.Web;
+using KubeSaAuth.Caching;
 using KubeSaAuth.Diagnostics;
 using KubeSaAuth.Schemes;
 using KubeSaAuth.TokenReview;
@@ -97,8 +98,12 @@ internal sealed class KubernetesServiceAccountHandler(
         var runtime = runtimes.GetOrCreate(Scheme.Name, Options);
         var cache = runtime.Cache;
         KubernetesServiceAccount? serviceAccount = null;
-        var cacheHit = cache is not null && runtime.Keys.Current is { } keySet
-            && cache.TryGet(value.AsSpan(tokenStart, tokenLength), keySet.TrustEpoch, out serviceAccount);
+
+        // One cache for the scheme's clusters: a hit names the cluster that validated it, whose keys in hand
+        // (trust epoch) it must still match; no routing, whatever the number of clusters.
+        ITrustEpochSource? owner = null;
+        var cacheHit = cache is not null && cache.TryGet(value.AsSpan(tokenStart, tokenLength), out serviceAccount, out owner);
+        var cluster = owner as ClusterRuntime;
         try
         {
             if (!cacheHit)
@@ -114,7 +119,7 @@ internal sealed class KubernetesServiceAccountHandler(
 
                 token ??= tokenStart == 0 && tokenLength == value.Length ? value : value.Substring(tokenStart, tokenLength);
 
-                // Which scheme judges it, from its issuer, before any key work (Schemes/IssuerRouter).
+                // Which cluster (of which scheme) judges it, from its issuer, before any key work (Schemes/IssuerRouter).
                 var state = KubernetesRequestState.Get(Context);
                 if (!state.TryGetParsed(token, out var parsed, out var parseFailure) || (parsed is not null && token.Length > Options.MaxTokenSize))
                 {
@@ -132,13 +137,15 @@ internal sealed class KubernetesServiceAccountHandler(
                     case RouteKind.Nobody when !ClaimRefusal():
                         return LeaveToOthers(null);
                     case RouteKind.Nobody when route.Shape == TokenShape.Bound:
-                        return await FailAsync(runtime.Validator.FindForgery(token, parsed!.Value) ?? await router.RefuseUnclaimedAsync(parsed.Value), started, cacheHit: false);
+                        return await FailAsync(FindForgery(runtime, token, parsed!.Value) ?? await router.RefuseUnclaimedAsync(parsed.Value), started, cacheHit: false);
                 }
+
+                cluster = route.Cluster ?? runtime.Primary;
 
                 // Mine, Pending (learns its issuer from discovery), or Nobody for a legacy or foreign token, whose
                 // refusal the rules word best (legacy tokens refused, not a service-account token).
                 using var activity = KubeSaAuthTelemetry.ActivitySource.StartActivity("KubeSaAuth.ValidateToken");
-                var outcome = await runtime.Validator.ValidateAsync(token, parsed!.Value, Context.RequestAborted);
+                var outcome = await cluster.Validator.ValidateAsync(token, parsed!.Value, Context.RequestAborted);
                 if (outcome.Failure is not null)
                 {
                     if (route.Kind == RouteKind.Pending && outcome.Failure.Reason == KubernetesTokenFailureReason.InvalidIssuer)
@@ -152,7 +159,7 @@ internal sealed class KubernetesServiceAccountHandler(
 
                         if (again.Kind == RouteKind.Nobody)
                         {
-                            return ClaimRefusal() ? await FailAsync(runtime.Validator.FindForgery(token, parsed.Value) ?? await router.RefuseUnclaimedAsync(parsed.Value), started, cacheHit: false) : LeaveToOthers(null);
+                            return ClaimRefusal() ? await FailAsync(FindForgery(runtime, token, parsed.Value) ?? await router.RefuseUnclaimedAsync(parsed.Value), started, cacheHit: false) : LeaveToOthers(null);
                         }
                     }
 
@@ -167,13 +174,13 @@ internal sealed class KubernetesServiceAccountHandler(
                 }
 
                 // Cached on its second successful validation only (see ValidationCache); never a failure.
-                if (cache is not null && cache.AddValidated(token, serviceAccount, outcome.TrustEpoch))
+                if (cache is not null && cache.AddValidated(token, serviceAccount, outcome.TrustEpoch, cluster))
                 {
                     Log.TokenCached(Logger, serviceAccount.Namespace, serviceAccount.Name);
                 }
             }
 
-            if (runtime.Reviewer is { } reviewer)
+            if (cluster!.Reviewer is { } reviewer)
             {
                 token ??= tokenStart == 0 && tokenLength == value.Length ? value : value.Substring(tokenStart, tokenLength);
                 var forceFresh = Context.Items.ContainsKey(ForceTokenReviewItem) || KubernetesLiveTokenReview.IsRequired(Context);
@@ -226,7 +233,7 @@ internal sealed class KubernetesServiceAccountHandler(
             {
                 if (!validated.Result.Succeeded)
                 {
-                    Record(started, "failure", KubernetesTokenFailureReason.RejectedByEvent.ToString(), serviceAccount.IsLegacy, cacheHit);
+                    Record(started, "failure", KubernetesTokenFailureReason.RejectedByEvent.ToString(), serviceAccount.IsLegacy, cacheHit, serviceAccount.Cluster);
                 }
 
                 return validated.Result;
@@ -237,8 +244,25 @@ internal sealed class KubernetesServiceAccountHandler(
         }
 
         Log.TokenValidated(Logger, serviceAccount.Namespace, serviceAccount.Name, serviceAccount.IsLegacy ? KubernetesClaimTypes.LegacyTokenKind : KubernetesClaimTypes.BoundTokenKind, serviceAccount.PodName, serviceAccount.Cluster);
-        Record(started, "success", null, serviceAccount.IsLegacy, cacheHit);
+        Record(started, "success", null, serviceAccount.IsLegacy, cacheHit, serviceAccount.Cluster);
         return result;
+    }
+
+    /// <summary>
+    /// A forgery that a key already in hand of one of the scheme's clusters proves (a tampered <c>iss</c>
+    /// naming no cluster), checked before refusing the token as unclaimed; never a fetch.
+    /// </summary>
+    private static TokenFailure? FindForgery(SchemeRuntime runtime, string token, ParsedToken parsed)
+    {
+        foreach (var cluster in runtime.Clusters)
+        {
+            if (cluster.Validator.FindForgery(token, parsed) is { } forged)
+            {
+                return forged;
+            }
+        }
+
+        return null;
     }
 
     /// <summary>
@@ -492,7 +516,7 @@ internal sealed class KubernetesServiceAccountHandler(
         return result;
     }
 
-    private void Record(long started, string result, string? reason, bool? isLegacy, bool cacheHit)
+    private void Record(long started, string result, string? reason, bool? isLegacy, bool cacheHit, string? cluster = null)
     {
         // No listener (the common case without OpenTelemetry): skip building the tags.
         if (!telemetry.TokensValidated.Enabled && !telemetry.ValidationDuration.Enabled)
@@ -509,6 +533,12 @@ internal sealed class KubernetesServiceAccountHandler(
         if (reason is not null)
         {
             tags.Add("reason", reason);
+        }
+
+        if (cluster is not null)
+        {
+            // Bounded by the configuration: only a cluster that judged the token is named.
+            tags.Add("cluster", cluster);
         }
 
         if (isLegacy is not null)

@@ -55,6 +55,10 @@ internal static partial class Log
         Message = "Unexpected error while validating a service-account token; the request is refused.")]
     public static partial void UnexpectedValidationError(ILogger logger, Exception exception);
 
+    [LoggerMessage(EventId = 110, EventName = "IssuerNotAccepted", Level = LogLevel.Information,
+        Message = "The token's issuer '{Issuer}' is no configured cluster's: the accepted issuers are {Accepted} ({Count} in all).")]
+    public static partial void IssuerNotAccepted(ILogger logger, string? issuer, string accepted, int count);
+
     [LoggerMessage(EventId = 108, EventName = "TokenLeftToOtherScheme", Level = LogLevel.Debug,
         Message = "Scheme {Scheme} left the token to scheme {Judges}: its issuer is theirs (or another scheme refused it).")]
     public static partial void TokenLeftToOtherScheme(ILogger logger, string scheme, string judges);
