@@ -66,7 +66,7 @@ public sealed class IssuerRoutingTests
     }
 
     [Fact]
-    public async Task Token_of_an_unknown_issuer_gets_one_refusal_naming_the_accepted_issuers()
+    public async Task Token_of_an_unknown_issuer_gets_one_refusal_whose_log_names_the_accepted_issuers()
     {
         var clusters = Clusters(3);
         await using var host = await StartAsync(clusters);
@@ -77,9 +77,12 @@ public sealed class IssuerRoutingTests
         Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
         var challenge = Assert.Single(response.Headers.WwwAuthenticate);
         Assert.StartsWith("error=\"invalid_token\"", challenge.Parameter, StringComparison.Ordinal);
+        var log = Assert.Single(host.Logs.GetSnapshot(), r => r.Id.Name == "IssuerNotAccepted").Message;
         foreach (var issuer in clusters.Values)
         {
-            Assert.Contains($"'{issuer.Issuer}'", challenge.Parameter, StringComparison.Ordinal);
+            // The configuration goes to the operator's log, never to the caller's error_description.
+            Assert.DoesNotContain(issuer.Issuer, challenge.Parameter, StringComparison.Ordinal);
+            Assert.Contains($"'{issuer.Issuer}'", log, StringComparison.Ordinal);
         }
 
         var refusal = Assert.Single(host.Refusals());
