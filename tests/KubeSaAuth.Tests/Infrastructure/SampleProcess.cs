@@ -40,14 +40,35 @@ internal sealed class SampleProcess : IAsyncDisposable
         }
 
         var process = Process.Start(start)!;
-        process.ErrorDataReceived += (_, _) => { };
+        var errors = new System.Collections.Concurrent.ConcurrentQueue<string>();
+        var output = new List<string>();
+        process.ErrorDataReceived += (_, e) =>
+        {
+            if (e.Data is not null)
+            {
+                errors.Enqueue(e.Data);
+            }
+        };
         process.BeginErrorReadLine();
         try
         {
             using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(60));
             while (true)
             {
-                var line = await process.StandardOutput.ReadLineAsync(timeout.Token) ?? throw new InvalidOperationException($"the sample exited ({(process.WaitForExit(5000) ? process.ExitCode : -1)}) before listening");
+                var line = await process.StandardOutput.ReadLineAsync(timeout.Token);
+                if (line is null)
+                {
+                    var exit = process.WaitForExit(5000) ? process.ExitCode : -1;
+                    if (exit != -1)
+                    {
+                        // Without a timeout, it also waits until standard error is read to its end.
+                        process.WaitForExit();
+                    }
+
+                    throw new SampleExitedException(exit, string.Join("\n", output.Concat(errors)));
+                }
+
+                output.Add(line);
                 var at = line.IndexOf("Now listening on: ", StringComparison.Ordinal);
                 if (at >= 0)
                 {
