@@ -262,8 +262,9 @@ internal static class InspectCommand
         }
 
         w.WriteLine();
+        // No keys: the cause itself (the address that failed, and why) rather than the handler's "retry shortly".
         w.WriteLine(report.Verdict is { } verdict
-            ? $"Verdict: REFUSED ({verdict.Reason}): {verdict.Description}"
+            ? $"Verdict: REFUSED ({verdict.Reason}): {(verdict.Reason == KubernetesTokenFailureReason.KeysUnavailable && report.KeyFailure is { } keyFailure ? keyFailure : verdict.LogDescription)}"
             : "Verdict: ACCEPTED" + (report.Rules.Any(r => r.Status == RuleStatus.Skipped) ? " (rules marked skip were not checked)" : string.Empty));
         await output.WriteAsync(w.ToString()).ConfigureAwait(false);
     }

@@ -23,5 +23,8 @@ internal sealed record InspectReport(
     /// <summary>Which of the given issuers the token was judged against, and why; <see langword="null"/> when none was given.</summary>
     public string? Issuer { get; init; }
 
+    /// <summary>Why no keys could be had, naming the address that failed and what to do; <see langword="null"/> when keys were had.</summary>
+    public string? KeyFailure { get; init; }
+
     public bool Accepted => Verdict is null;
 }

@@ -66,6 +66,7 @@ internal static class TokenInspector
 
         string keySource;
         HttpMessageHandler handler;
+        AddressRecorder? recorder = null;
         if (settings.JwksJson is not null)
         {
             options.JwksUri = InspectJwksAddress;
@@ -82,11 +83,13 @@ internal static class TokenInspector
                 ?? (settings.CaCertificatePath is not null || settings.TokenPath is not null
                     ? new BackchannelCredentialsRegistry().Get(settings.CaCertificatePath, settings.TokenPath).CreateHandler(BackchannelConfigurer.TokenOrigins(options))
                     : new SocketsHttpHandler());
+            // Notes each address asked, so a failure names the one that failed (discovery or jwks_uri).
+            handler = recorder = new AddressRecorder { InnerHandler = handler };
             keySource = options.JwksUri ?? options.MetadataAddress ?? "(none)";
         }
 
         using var client = new HttpClient(handler, disposeHandler: settings.Handler is null) { Timeout = options.BackchannelTimeout };
-        using var keys = new SigningKeySource("inspect", new KeySetRetriever(options.MetadataAddress, options.JwksUri, options.RequireHttpsMetadata), () => client, options, TimeProvider.System, NullLogger.Instance, telemetry: null);
+        using var keys = new SigningKeySource("inspect", new KeySetRetriever(options.MetadataAddress, options.JwksUri, options.RequireHttpsMetadata, settings.TokenPath), () => client, options, TimeProvider.System, NullLogger.Instance, telemetry: null);
 
         // Parse once to read what the relaxations need (iss, aud, times); the rules stay the validator's.
         var probe = new KubernetesTokenValidator(options, "inspect", keys, new FixedTimeProvider(now));
@@ -131,6 +134,19 @@ internal static class TokenInspector
         }
 
         var keyIds = keys.Current?.Keys.Select(k => k.KeyId ?? "(no kid)").ToArray() ?? [];
+        string? keyFailure = null;
+        if (recorder?.Last is { } asked)
+        {
+            // The address the keys came from, or the one that failed: the JWKS the discovery document named
+            // is shown rather than the discovery URL.
+            var fromDiscovery = settings.JwksUri is null && options.MetadataAddress is not null;
+            var isDiscovery = string.Equals(asked, options.MetadataAddress, StringComparison.Ordinal);
+            keySource = isDiscovery ? $"{asked} (discovery)" : fromDiscovery ? $"{asked} (jwks_uri of {options.MetadataAddress})" : asked;
+            if (keyError is not null && keys.Current is null)
+            {
+                keyFailure = DescribeKeyFailure(asked, isDiscovery, fromDiscovery, keyError);
+            }
+        }
 
         var failures = new List<TokenFailure>();
         TokenFailure? terminal = null;
@@ -157,7 +173,26 @@ internal static class TokenInspector
         }
 
         var report = Report(header, payload, failures, terminal, terminal is not null, settings, keySource, keyError, keyIds, judgedAt);
-        return report with { Rules = Annotate(report.Rules, header, payload, skipIssuer, skipAudience, keyIds), Notes = notes, Issuer = judgedBy };
+        return report with { Rules = Annotate(report.Rules, header, payload, skipIssuer, skipAudience, keyIds, keyFailure), Notes = notes, Issuer = judgedBy, KeyFailure = keyFailure };
+    }
+
+    /// <summary>
+    /// Why there are no keys, for the verdict line: the server's "retry shortly" does not help a CLI user, the
+    /// address that failed and what to do instead do.
+    /// </summary>
+    internal static string DescribeKeyFailure(string address, bool isDiscovery, bool fromDiscovery, string error)
+    {
+        if (isDiscovery)
+        {
+            return $"no signing keys: discovery at {address} failed: {error}";
+        }
+
+        // jwks_uri often names an address only the cluster reaches (a node IP, an internal host name).
+        var named = fromDiscovery ? $"jwks_uri {address} (named by the discovery document)" : $"{address} (--jwks)";
+        var hint = fromDiscovery
+            ? "if this machine cannot reach it, pass --jwks with a URL it can reach or a file (kubectl get --raw /openid/v1/jwks > jwks.json)"
+            : "if this machine cannot reach it, pass --jwks with a file (kubectl get --raw /openid/v1/jwks > jwks.json)";
+        return $"no signing keys: the JWKS at {named} failed: {error}; {hint}";
     }
 
     /// <summary>
@@ -257,7 +292,7 @@ internal static class TokenInspector
             var failed = failures.Where(f => RuleOf(f.Reason) == rule).ToList();
             if (failed.Count > 0)
             {
-                rules.Add(new RuleResult(rule, RuleStatus.Fail, string.Join("; ", failed.Select(f => f.Description)), failed[0].Reason));
+                rules.Add(new RuleResult(rule, RuleStatus.Fail, string.Join("; ", failed.Select(f => f.LogDescription)), failed[0].Reason));
             }
             else if (i > terminalIndex)
             {
@@ -278,11 +313,12 @@ internal static class TokenInspector
         return new InspectReport(header, payload, rules, failures.Count > 0 ? failures[0] : null, keySource, keyError, keyIds, now);
     }
 
-    private static IReadOnlyList<RuleResult> Annotate(IReadOnlyList<RuleResult> rules, JwtHeaderDocument header, JwtPayloadDocument payload, bool skipIssuer, bool skipAudience, IReadOnlyList<string> keyIds)
+    private static IReadOnlyList<RuleResult> Annotate(IReadOnlyList<RuleResult> rules, JwtHeaderDocument header, JwtPayloadDocument payload, bool skipIssuer, bool skipAudience, IReadOnlyList<string> keyIds, string? keyFailure)
     {
         var legacy = payload.Kubernetes is null;
         return [.. rules.Select(r => r.Status switch
         {
+            RuleStatus.Fail when r.Reason == KubernetesTokenFailureReason.KeysUnavailable && keyFailure is not null => r with { Detail = keyFailure },
             RuleStatus.Pass when r.Rule == IssuerRule && skipIssuer && !legacy => r with { Status = RuleStatus.Skipped, Detail = $"iss '{payload.Issuer}' taken as is; pass --issuer to check it" },
             RuleStatus.Pass when r.Rule == Audience && legacy => r with { Status = RuleStatus.Skipped, Detail = "legacy tokens name no audience" },
             RuleStatus.Pass when r.Rule == Audience && skipAudience => r with { Status = RuleStatus.Skipped, Detail = $"aud [{string.Join(", ", payload.Audiences ?? [])}] taken as is; pass --audience to check it" },
@@ -326,6 +362,20 @@ internal static class TokenInspector
     private sealed class FixedTimeProvider(DateTimeOffset now) : TimeProvider
     {
         public override DateTimeOffset GetUtcNow() => now;
+    }
+
+    /// <summary>Remembers the last address asked (discovery, then the JWKS).</summary>
+    private sealed class AddressRecorder : DelegatingHandler
+    {
+        private string? _last;
+
+        public string? Last => Volatile.Read(ref _last);
+
+        protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+        {
+            Volatile.Write(ref _last, request.RequestUri?.ToString());
+            return base.SendAsync(request, cancellationToken);
+        }
     }
 
     /// <summary>Serves a JWKS file's contents as the JWKS endpoint would.</summary>

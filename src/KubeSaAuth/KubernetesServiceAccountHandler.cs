@@ -499,11 +499,15 @@ internal sealed class KubernetesServiceAccountHandler(
             var description = KubernetesTokenValidator.Shorten(failure.Description, 512);
             var ns = KubernetesTokenValidator.ShortenOrNull(failure.Namespace);
             var serviceAccount = KubernetesTokenValidator.ShortenOrNull(failure.ServiceAccount);
-            Log.TokenRefused(Logger, failure.Reason, description, keyId, issuer, audience, ns, serviceAccount);
+
+            // The detail (configured values) is the operator's: it goes to this line, never to error_description.
+            var detail = failure.Detail is null ? null : KubernetesTokenValidator.Shorten(failure.Detail, 512);
+            var cluster = failure.Cluster ?? (string.IsNullOrWhiteSpace(Options.ClusterName) ? Scheme.Name : Options.ClusterName);
+            Log.TokenRefused(Logger, failure.Reason, description, detail, Scheme.Name, cluster, keyId, issuer, audience, ns, serviceAccount);
         }
 
         // The token's kind when its claims were read (most refusals); absent for unparsable tokens.
-        Record(started, "failure", failure.Reason.ToString(), failure.IsLegacy, cacheHit);
+        Record(started, "failure", failure.Reason.ToString(), failure.IsLegacy, cacheHit, failure.Cluster);
         var failed = new KubernetesAuthenticationFailedContext(Context, Scheme, Options, failure.ToException());
         await Events.AuthenticationFailed(failed);
         var result = failed.Result ?? AuthenticateResult.Fail(failed.Exception);

@@ -17,11 +17,11 @@ internal static partial class Log
     public static partial void TokenValidated(ILogger logger, string Namespace, string serviceAccount, string kind, string? pod, string cluster);
 
     /// <summary>Event 101 at Information; the message lists only the fields the token had (see <see cref="TokenRefusedLogState"/>).</summary>
-    public static void TokenRefused(ILogger logger, KubernetesTokenFailureReason reason, string description, string? keyId, string? issuer, string? audience, string? @namespace, string? serviceAccount)
+    public static void TokenRefused(ILogger logger, KubernetesTokenFailureReason reason, string description, string? detail, string scheme, string? cluster, string? keyId, string? issuer, string? audience, string? @namespace, string? serviceAccount)
     {
         if (logger.IsEnabled(LogLevel.Information))
         {
-            logger.Log(LogLevel.Information, TokenRefusedEvent, new TokenRefusedLogState(reason, description, keyId, issuer, audience, @namespace, serviceAccount), null, TokenRefusedLogState.Formatter);
+            logger.Log(LogLevel.Information, TokenRefusedEvent, new TokenRefusedLogState(reason, description, detail, scheme, cluster, keyId, issuer, audience, @namespace, serviceAccount), null, TokenRefusedLogState.Formatter);
         }
     }
 
@@ -54,10 +54,6 @@ internal static partial class Log
     [LoggerMessage(EventId = 107, EventName = "UnexpectedValidationError", Level = LogLevel.Error,
         Message = "Unexpected error while validating a service-account token; the request is refused.")]
     public static partial void UnexpectedValidationError(ILogger logger, Exception exception);
-
-    [LoggerMessage(EventId = 110, EventName = "IssuerNotAccepted", Level = LogLevel.Information,
-        Message = "The token's issuer '{Issuer}' is no configured cluster's: the accepted issuers are {Accepted} ({Count} in all).")]
-    public static partial void IssuerNotAccepted(ILogger logger, string? issuer, string accepted, int count);
 
     [LoggerMessage(EventId = 108, EventName = "TokenLeftToOtherScheme", Level = LogLevel.Debug,
         Message = "Scheme {Scheme} left the token to scheme {Judges}: its issuer is theirs (or another scheme refused it).")]

@@ -12,9 +12,10 @@ namespace KubeSaAuth.Keys;
 /// <summary>
 /// Fetches the discovery document and the JWKS the way the API server serves them. Uses IdentityModel's
 /// <see cref="OpenIdConnectConfiguration"/> and <see cref="JsonWebKeySet"/> parsers; never follows a
-/// URL that a token names.
+/// URL that a token names. <paramref name="tokenPath"/> is the file whose token the backchannel sends (if any),
+/// named when the server refuses it.
 /// </summary>
-internal sealed class KeySetRetriever(string? metadataAddress, string? jwksUri, bool requireHttps)
+internal sealed class KeySetRetriever(string? metadataAddress, string? jwksUri, bool requireHttps, string? tokenPath = null)
 {
     // Discovery and JWKS are a few KiB; a larger answer is a misconfiguration or an attack.
     internal const int MaxDocumentBytes = 1024 * 1024;
@@ -27,6 +28,9 @@ internal sealed class KeySetRetriever(string? metadataAddress, string? jwksUri, 
     public string? MetadataAddress { get; } = metadataAddress;
 
     public string? JwksUri { get; } = jwksUri;
+
+    /// <summary>The token file the backchannel sends (BackchannelTokenPath or the Pod's); <see langword="null"/> when none.</summary>
+    public string? TokenPath { get; } = tokenPath;
 
     public async Task<RetrievedKeys> RetrieveAsync(HttpClient client, CancellationToken cancellationToken)
     {
@@ -82,14 +86,26 @@ internal sealed class KeySetRetriever(string? metadataAddress, string? jwksUri, 
 
     // The API server's discovery routes want a token of a service account bound to
     // system:service-account-issuer-discovery (RBAC); say so rather than leave a bare status.
-    private static string StatusHint(int status) => status switch
+    private string Refusal(int status, string? reason, bool sentToken)
     {
-        401 => " (the server wants a bearer token: set BackchannelTokenPath, e.g. to the output of kubectl create token)",
-        403 => " (the token's service account may not read it: bind the ClusterRole system:service-account-issuer-discovery)",
-        _ => string.Empty,
-    };
+        if (status == 401 && sentToken && TokenPath is not null)
+        {
+            // The token was sent and refused: the option is set, so "set BackchannelTokenPath" would not help.
+            // The usual cause is a `kubectl create token` output that has run out (1 h by default).
+            return $"the token read from {TokenPath} was refused (401); it may have expired: `kubectl create token` tokens last 1 h unless `--duration` is given";
+        }
 
-    private static async Task<string> GetDocumentAsync(HttpClient client, string address, string mediaType, CancellationToken cancellationToken)
+        var hint = status switch
+        {
+            401 when TokenPath is not null => " (no token was sent: the token file goes only to the API server's origin; set JwksUri to an address there)",
+            401 => " (the server wants a bearer token: set BackchannelTokenPath, e.g. to the output of kubectl create token)",
+            403 => " (the token's service account may not read it: bind the ClusterRole system:service-account-issuer-discovery)",
+            _ => string.Empty,
+        };
+        return $"the server answered {status} {reason}{hint}";
+    }
+
+    private async Task<string> GetDocumentAsync(HttpClient client, string address, string mediaType, CancellationToken cancellationToken)
     {
         using var request = new HttpRequestMessage(HttpMethod.Get, address);
         request.Headers.Accept.Add(new MediaTypeWithQualityHeaderValue(mediaType));
@@ -107,7 +123,7 @@ internal sealed class KeySetRetriever(string? metadataAddress, string? jwksUri, 
         {
             if (!response.IsSuccessStatusCode)
             {
-                throw new KeyFetchException(address, (int)response.StatusCode, $"the server answered {(int)response.StatusCode} {response.ReasonPhrase}{StatusHint((int)response.StatusCode)}");
+                throw new KeyFetchException(address, (int)response.StatusCode, Refusal((int)response.StatusCode, response.ReasonPhrase, request.Headers.Authorization is not null));
             }
 
             if (response.Content.Headers.ContentLength > MaxDocumentBytes)

@@ -2,10 +2,8 @@
 // Licensed under the MIT License. See LICENSE in the repository root.
 
 using System.Collections.Frozen;
-using KubeSaAuth.Diagnostics;
 using KubeSaAuth.Tokens;
 using Microsoft.AspNetCore.Authentication;
-using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
 namespace KubeSaAuth.Schemes;
@@ -19,14 +17,12 @@ namespace KubeSaAuth.Schemes;
 internal sealed class IssuerRouter(
     IAuthenticationSchemeProvider schemes,
     IOptionsMonitor<KubernetesServiceAccountOptions> options,
-    SchemeRuntimeFactory runtimes,
-    ILoggerFactory loggerFactory)
+    SchemeRuntimeFactory runtimes)
 {
-    /// <summary>How many accepted issuers the log line of an unclaimed token names (then a count).</summary>
+    /// <summary>How many accepted issuers the log detail of an unclaimed token names (then a count).</summary>
     internal const int LoggedIssuers = 5;
 
     private readonly object _gate = new();
-    private readonly ILogger _logger = loggerFactory.CreateLogger(typeof(KubernetesServiceAccountHandler).FullName!);
     private volatile Table? _table;
 
     /// <summary>The Kubernetes schemes, in registration order.</summary>
@@ -103,40 +99,36 @@ internal sealed class IssuerRouter(
 
     /// <summary>
     /// The refusal of a bound token whose issuer no cluster accepts. The description names the token's issuer
-    /// only; the accepted ones (the first few and a count) go to the log, for the operator.
+    /// only; the accepted ones (the first few and a count) go to its log detail, for the operator.
     /// </summary>
     public async ValueTask<TokenFailure> RefuseUnclaimedAsync(ParsedToken parsed)
     {
         var table = await GetTableAsync().ConfigureAwait(false);
-        var payload = parsed.Payload;
-        if (_logger.IsEnabled(LogLevel.Information))
+        var accepted = new List<string>();
+        var count = 0;
+        foreach (var entry in table.Entries)
         {
-            var accepted = new List<string>();
-            var count = 0;
-            foreach (var entry in table.Entries)
+            var own = entry.Issuers.Count > 0 ? entry.Issuers
+                : entry.Cluster?.Keys.Current?.DiscoveredIssuer is { } known ? [known]
+                : [$"(not yet discovered, cluster {entry.Cluster?.Name ?? entry.Scheme})"];
+            foreach (var issuer in own)
             {
-                var own = entry.Issuers.Count > 0 ? entry.Issuers
-                    : entry.Cluster?.Keys.Current?.DiscoveredIssuer is { } known ? [known]
-                    : [$"(not yet discovered, cluster {entry.Cluster?.Name ?? entry.Scheme})"];
-                foreach (var issuer in own)
+                count++;
+                if (accepted.Count < LoggedIssuers)
                 {
-                    count++;
-                    if (accepted.Count < LoggedIssuers)
-                    {
-                        accepted.Add($"'{issuer}'");
-                    }
+                    accepted.Add($"'{issuer}'");
                 }
             }
-
-            var list = string.Join(", ", accepted) + (count > accepted.Count ? ", ..." : string.Empty);
-            var tokenIssuer = KubernetesTokenValidator.ShortenOrNull(payload.Issuer);
-            Log.IssuerNotAccepted(_logger, tokenIssuer, list, count);
         }
 
-        var named = KubernetesTokenValidator.Shorten(payload.Issuer);
+        var payload = parsed.Payload;
+        // The caller learns only that its issuer is not accepted; the accepted ones (bounded) go to the log.
+        var detail = count == 1
+            ? $"the configured issuer is {accepted[0]}"
+            : $"the accepted issuers are [{string.Join(", ", accepted)}{(count > accepted.Count ? ", ..." : string.Empty)}] ({count} in all)";
         var k = payload.Kubernetes;
-        return new TokenFailure(KubernetesTokenFailureReason.InvalidIssuer, $"the token's issuer '{named}' is not accepted here", parsed.Header.KeyId, payload.Issuer,
-            k?.Namespace, k?.ServiceAccount?.Name, payload.Audiences, IsLegacy: false);
+        return new TokenFailure(KubernetesTokenFailureReason.InvalidIssuer, KubernetesTokenValidator.IssuerNotAccepted(payload.Issuer), parsed.Header.KeyId, payload.Issuer,
+            k?.Namespace, k?.ServiceAccount?.Name, payload.Audiences, IsLegacy: false, Detail: detail);
     }
 
     private static ClusterRuntime? LegacyCluster(Table table, string scheme, string? keyId)

@@ -1,6 +1,7 @@
 // Copyright (c) KubeSaAuth contributors.
 // Licensed under the MIT License. See LICENSE in the repository root.
 
+using KubeSaAuth.Backchannel;
 using KubeSaAuth.Caching;
 using KubeSaAuth.Diagnostics;
 using KubeSaAuth.InCluster;
@@ -134,7 +135,8 @@ internal sealed class SchemeRuntimeFactory(
         var retriever = new KeySetRetriever(
             string.IsNullOrWhiteSpace(options.MetadataAddress) ? null : options.MetadataAddress,
             string.IsNullOrWhiteSpace(options.JwksUri) ? null : options.JwksUri,
-            options.RequireHttpsMetadata);
+            options.RequireHttpsMetadata,
+            BackchannelFiles.Resolve(options, tokenReview: false).TokenPath);
         var backchannel = options.Backchannel;
         var clientName = options.BackchannelHttpClientName!;
         Func<HttpClient> client = backchannel is not null ? () => backchannel : () => httpClientFactory.CreateClient(clientName);

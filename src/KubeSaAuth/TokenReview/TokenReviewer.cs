@@ -232,7 +232,7 @@ internal sealed class TokenReviewer : ITokenReviewer, IDisposable
         }
         else
         {
-            Log.TokenReviewRejected(_logger, _scheme, serviceAccount.Namespace, serviceAccount.Name, outcome.Failure.Description);
+            Log.TokenReviewRejected(_logger, _scheme, serviceAccount.Namespace, serviceAccount.Name, outcome.Failure.LogDescription);
         }
 
         return outcome.Failure;
@@ -378,7 +378,11 @@ internal sealed class TokenReviewer : ITokenReviewer, IDisposable
             var error = status.TryGetProperty("error", out var e) && e.ValueKind == JsonValueKind.String && !string.IsNullOrWhiteSpace(e.GetString())
                 ? Sanitize(e.GetString()!)
                 : "the token is not valid";
-            return Reject(serviceAccount, $"the API server did not authenticate the token: {error}");
+            // The API server's words say what became of the token (its Pod, Secret or service account deleted),
+            // but an audience error names the audiences this service asked for: then the caller gets none of them.
+            return Reject(serviceAccount, NamesAnAudience(error)
+                ? "the API server did not authenticate the token"
+                : $"the API server did not authenticate the token: {error}", $"the API server said: {error}");
         }
 
         // status.audiences: the intersection of spec.audiences and the token's audiences; it must hold one of ours.
@@ -398,7 +402,8 @@ internal sealed class TokenReviewer : ITokenReviewer, IDisposable
         // if any, names those, never ours; the API server's authentication is the verdict.
         if (granted.Count == 0 && !serviceAccount.IsLegacy)
         {
-            return Reject(serviceAccount, $"the API server authenticated the token for none of the audiences [{string.Join(", ", _audiences.Select(a => $"'{a}'"))}]");
+            return Reject(serviceAccount, "the API server authenticated the token for none of the audiences this service accepts",
+                $"accepted audiences: [{string.Join(", ", _audiences.Select(a => $"'{a}'"))}]");
         }
 
         // The API server's user must be the caller local validation found; anything else, or no user at
@@ -451,8 +456,22 @@ internal sealed class TokenReviewer : ITokenReviewer, IDisposable
         return new ReviewedUser(username, uid, groups, extra);
     }
 
-    private static Outcome Reject(KubernetesServiceAccount serviceAccount, string description) =>
-        new(new TokenFailure(KubernetesTokenFailureReason.TokenReviewRejected, description, Namespace: serviceAccount.Namespace, ServiceAccount: serviceAccount.Name), null);
+    private static Outcome Reject(KubernetesServiceAccount serviceAccount, string description, string? detail = null) =>
+        new(new TokenFailure(KubernetesTokenFailureReason.TokenReviewRejected, description, Namespace: serviceAccount.Namespace, ServiceAccount: serviceAccount.Name, Detail: detail), null);
+
+    /// <summary>Whether the API server's error names one of the audiences this service reviews for (k8s: "token audiences ... is invalid for the target audiences ...").</summary>
+    private bool NamesAnAudience(string error)
+    {
+        foreach (var audience in _audiences)
+        {
+            if (error.Contains(audience, StringComparison.Ordinal))
+            {
+                return true;
+            }
+        }
+
+        return false;
+    }
 
     private static string Sanitize(string value)
     {

@@ -121,7 +121,7 @@ internal sealed class KubernetesTokenValidator
             var forged = ForgedUnderKnownKey(token, signingInputLength, header, _keys.Current);
             return forged is not null
                 ? TokenValidationOutcome.Fail(forged with { Namespace = claims.Namespace, ServiceAccount = claims.Name, IsLegacy = claims.IsLegacy })
-                : Refuse(KubernetesTokenFailureReason.InvalidIssuer, IssuerMismatch(payload.Issuer, _issuer), header, claims);
+                : Refuse(KubernetesTokenFailureReason.InvalidIssuer, IssuerNotAccepted(payload.Issuer), header, claims, ConfiguredIssuers(_issuer));
         }
 
         var keySet = await _keys.GetKeySetAsync(cancellationToken).ConfigureAwait(false);
@@ -140,7 +140,8 @@ internal sealed class KubernetesTokenValidator
             var expectedIssuer = keySet.DiscoveredIssuer;
             if (expectedIssuer is null && !_additionalIssuers.Contains(payload.Issuer ?? string.Empty))
             {
-                return Refuse(KubernetesTokenFailureReason.InvalidIssuer, "no issuer is configured and the discovery document names none; set the Issuer option", header, claims);
+                return Refuse(KubernetesTokenFailureReason.InvalidIssuer, $"{IssuerNotAccepted(payload.Issuer)}: this service knows no issuer to compare it with",
+                    header, claims, "no issuer is configured and the discovery document names none; set the Issuer option");
             }
 
             if (!string.Equals(payload.Issuer, expectedIssuer, StringComparison.Ordinal) && !_additionalIssuers.Contains(payload.Issuer ?? string.Empty))
@@ -151,7 +152,7 @@ internal sealed class KubernetesTokenValidator
                     return TokenValidationOutcome.Fail(forged with { Namespace = claims.Namespace, ServiceAccount = claims.Name, IsLegacy = claims.IsLegacy });
                 }
 
-                return Refuse(KubernetesTokenFailureReason.InvalidIssuer, IssuerMismatch(payload.Issuer, expectedIssuer!), header, claims);
+                return Refuse(KubernetesTokenFailureReason.InvalidIssuer, IssuerNotAccepted(payload.Issuer), header, claims, ConfiguredIssuers(expectedIssuer!));
             }
         }
 
@@ -172,7 +173,8 @@ internal sealed class KubernetesTokenValidator
             candidates = SelectKeys(keySet, header);
             if (candidates.Length == 0)
             {
-                return Refuse(KubernetesTokenFailureReason.UnknownKey, $"no key with kid '{Shorten(header.KeyId)}' in the issuer's key set ({keySet.Keys.Count} keys)", header, claims);
+                return Refuse(KubernetesTokenFailureReason.UnknownKey, $"no key with kid '{Shorten(header.KeyId)}' in the issuer's key set", header, claims,
+                    $"the issuer's key set holds {keySet.Keys.Count} keys");
             }
         }
 
@@ -197,13 +199,18 @@ internal sealed class KubernetesTokenValidator
         return new TokenValidationOutcome(claims, null, keySet.TrustEpoch, pastWarnAfter);
     }
 
-    private string IssuerMismatch(string? issuer, string expected) =>
-        _additionalIssuers.Count == 0
-            ? $"issuer '{Shorten(issuer)}' is not the configured issuer '{expected}'"
-            : $"issuer '{Shorten(issuer)}' is not one of the configured issuers [{string.Join(", ", _additionalIssuers.Prepend(expected).Select(i => $"'{i}'"))}]";
+    /// <summary>What the caller is told of an issuer refused: the token's issuer, never the accepted ones (they go to the log).</summary>
+    internal static string IssuerNotAccepted(string? issuer) =>
+        issuer is null ? "the token names no issuer ('iss')" : $"the token's issuer '{Shorten(issuer)}' is not accepted here";
 
-    private static TokenValidationOutcome Refuse(KubernetesTokenFailureReason reason, string description, JwtHeaderDocument header, KubernetesServiceAccount claims) =>
-        TokenValidationOutcome.Fail(new TokenFailure(reason, description, header.KeyId, claims.Issuer, claims.Namespace, claims.Name, claims.Audiences, claims.IsLegacy));
+    /// <summary>The operator's side of an issuer refusal: the issuers this scheme accepts.</summary>
+    private string ConfiguredIssuers(string expected) =>
+        _additionalIssuers.Count == 0
+            ? $"the configured issuer is '{expected}'"
+            : $"the accepted issuers are [{string.Join(", ", _additionalIssuers.Prepend(expected).Select(i => $"'{i}'"))}]";
+
+    private TokenValidationOutcome Refuse(KubernetesTokenFailureReason reason, string description, JwtHeaderDocument header, KubernetesServiceAccount claims, string? detail = null) =>
+        TokenValidationOutcome.Fail(new TokenFailure(reason, description, header.KeyId, claims.Issuer, claims.Namespace, claims.Name, claims.Audiences, claims.IsLegacy, detail, _cluster));
 
     /// <summary>
     /// The <see cref="KubernetesTokenFailureReason.InvalidSignature"/> failure when <paramref name="keySet"/> (keys
@@ -267,7 +274,8 @@ internal sealed class KubernetesTokenValidator
         failure = null;
         if (token.Length > _maxTokenSize)
         {
-            failure = new(KubernetesTokenFailureReason.TooLarge, $"the token is {token.Length} characters long, more than MaxTokenSize ({_maxTokenSize})");
+            failure = new(KubernetesTokenFailureReason.TooLarge, $"the token is {token.Length} characters long, more than this service accepts (MaxTokenSize)",
+                Detail: $"MaxTokenSize is {_maxTokenSize}", Cluster: _cluster);
             return null;
         }
 
@@ -442,7 +450,8 @@ internal sealed class KubernetesTokenValidator
 
         if (payload.Audiences is null || payload.Audiences.Length == 0)
         {
-            failure = new(KubernetesTokenFailureReason.InvalidAudience, $"the token names no audience; expected one of {_audienceList}", Namespace: ns, ServiceAccount: name);
+            failure = new(KubernetesTokenFailureReason.InvalidAudience, "the token names no audience ('aud')", Namespace: ns, ServiceAccount: name,
+                Detail: $"accepted audiences: {_audienceList}", Cluster: _cluster);
             return null;
         }
 
@@ -458,10 +467,12 @@ internal sealed class KubernetesTokenValidator
 
         if (!audienceMatch)
         {
+            // The token's audience only: the accepted ones would tell an anonymous caller what to ask for.
             var named = payload.Audiences.Length == 1
-                ? $"audience '{Shorten(payload.Audiences[0])}' is"
-                : $"audiences [{string.Join(", ", payload.Audiences.Take(5).Select(a => $"'{Shorten(a)}'"))}] are";
-            failure = new(KubernetesTokenFailureReason.InvalidAudience, $"{named} not one of {_audienceList}", Namespace: ns, ServiceAccount: name);
+                ? $"the token's audience '{Shorten(payload.Audiences[0])}' is"
+                : $"none of the token's audiences [{string.Join(", ", payload.Audiences.Take(5).Select(a => $"'{Shorten(a)}'"))}] is";
+            failure = new(KubernetesTokenFailureReason.InvalidAudience, $"{named} not accepted here", Namespace: ns, ServiceAccount: name,
+                Detail: $"accepted audiences: {_audienceList}", Cluster: _cluster);
             return null;
         }
 
@@ -491,8 +502,8 @@ internal sealed class KubernetesTokenValidator
             if (_enforceWarnAfter && now > warnAfter + _skew)
             {
                 failure = new(KubernetesTokenFailureReason.Expired,
-                    $"the token is past its warnafter time {warnAfter:o}: its lifetime was extended, and a working kubelet would have replaced it; the caller must re-read its token file (or set EnforceWarnAfter to false)",
-                    Namespace: ns, ServiceAccount: name);
+                    $"the token is past its warnafter time {warnAfter:o}: its lifetime was extended, and a working kubelet would have replaced it; the caller must re-read its token file",
+                    Namespace: ns, ServiceAccount: name, Detail: "EnforceWarnAfter is on; set it to false to accept such tokens with a warning", Cluster: _cluster);
                 return null;
             }
         }
@@ -735,7 +746,7 @@ internal sealed class KubernetesTokenValidator
             expires = DateTimeOffset.FromUnixTimeSeconds(exp);
             if (now > expires.Value + _skew)
             {
-                failure = new(KubernetesTokenFailureReason.Expired, $"the token expired at {expires:o} (now {now:o}, clock skew {_skew.TotalSeconds:0} s)", Namespace: ns, ServiceAccount: name);
+                failure = new(KubernetesTokenFailureReason.Expired, $"the token expired at {expires:o} (now {now:o})", Namespace: ns, ServiceAccount: name, Detail: Skew(), Cluster: _cluster);
                 return false;
             }
         }
@@ -745,7 +756,7 @@ internal sealed class KubernetesTokenValidator
             notBefore = DateTimeOffset.FromUnixTimeSeconds(nbf);
             if (now + _skew < notBefore.Value)
             {
-                failure = new(KubernetesTokenFailureReason.NotYetValid, $"the token is not valid before {notBefore:o} (now {now:o}, clock skew {_skew.TotalSeconds:0} s)", Namespace: ns, ServiceAccount: name);
+                failure = new(KubernetesTokenFailureReason.NotYetValid, $"the token is not valid before {notBefore:o} (now {now:o})", Namespace: ns, ServiceAccount: name, Detail: Skew(), Cluster: _cluster);
                 return false;
             }
         }
@@ -755,13 +766,15 @@ internal sealed class KubernetesTokenValidator
             issuedAt = DateTimeOffset.FromUnixTimeSeconds(iat);
             if (now + _skew < issuedAt.Value)
             {
-                failure = new(KubernetesTokenFailureReason.NotYetValid, $"the token was issued in the future ({issuedAt:o}; now {now:o}, clock skew {_skew.TotalSeconds:0} s)", Namespace: ns, ServiceAccount: name);
+                failure = new(KubernetesTokenFailureReason.NotYetValid, $"the token was issued in the future ({issuedAt:o}; now {now:o})", Namespace: ns, ServiceAccount: name, Detail: Skew(), Cluster: _cluster);
                 return false;
             }
         }
 
         return true;
     }
+
+    private string Skew() => $"ClockSkew is {_skew.TotalSeconds.ToString("0", System.Globalization.CultureInfo.InvariantCulture)} s";
 
     private static string OutOfRange(string claim, long value) =>
         $"'{claim}' ({value.ToString(System.Globalization.CultureInfo.InvariantCulture)}) is out of range: a time in a token must be between 0 and {MaxNumericDate} (9999-01-01)";

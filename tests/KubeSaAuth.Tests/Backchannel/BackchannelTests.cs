@@ -165,6 +165,41 @@ public sealed class BackchannelTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_refused_token_file_is_named_with_its_likely_expiry_not_as_a_missing_option()
+    {
+        File.WriteAllText(TokenPath, "expired-kubectl-token");
+        using var services = BuildServices(o =>
+        {
+            o.BackchannelCaCertificatePath = CaPath;
+            o.BackchannelTokenPath = TokenPath;
+        });
+        var runtime = GetRuntime(services, out _);
+        _server.AcceptToken = _ => false;
+
+        Assert.False(await runtime.Keys.FetchNowAsync(CancellationToken.None));
+
+        var record = Assert.Single(services.GetFakeLogCollector().GetSnapshot(), r => r.Id.Name == "KeyFetchFailed");
+        Assert.Equal(LogLevel.Warning, record.Level);
+        Assert.Contains($"the token read from {TokenPath} was refused (401); it may have expired: `kubectl create token` tokens last 1 h unless `--duration` is given", record.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("set BackchannelTokenPath", record.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_401_without_a_token_file_advises_BackchannelTokenPath()
+    {
+        using var services = BuildServices(o => o.BackchannelCaCertificatePath = CaPath);
+        var runtime = GetRuntime(services, out _);
+        _server.AcceptToken = token => token is not null;
+
+        Assert.False(await runtime.Keys.FetchNowAsync(CancellationToken.None));
+
+        var error = runtime.Keys.GetStatus().LastError;
+        Assert.Contains("401", error, StringComparison.Ordinal);
+        Assert.Contains("set BackchannelTokenPath", error, StringComparison.Ordinal);
+        Assert.DoesNotContain("was refused", error, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Rereads_the_token_file_when_it_changes()
     {
         File.WriteAllText(TokenPath, "outside-token-1");

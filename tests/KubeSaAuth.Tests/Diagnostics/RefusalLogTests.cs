@@ -67,7 +67,7 @@ public sealed class RefusalLogTests
 
         var record = Assert.Single(factory.Services.GetFakeLogCollector().GetSnapshot(), r => r.Id.Name == "TokenRefused");
         Assert.StartsWith("Refused a service-account token (Malformed): ", record.Message, StringComparison.Ordinal);
-        Assert.DoesNotContain("[", record.Message, StringComparison.Ordinal);
+        Assert.EndsWith("[scheme KubernetesServiceAccount].", record.Message, StringComparison.Ordinal);
         Assert.DoesNotContain("(none)", record.Message, StringComparison.Ordinal);
         Assert.Null(record.GetStructuredStateValue("KeyId"));
         Assert.Null(record.GetStructuredStateValue("Namespace"));
@@ -84,7 +84,7 @@ public sealed class RefusalLogTests
         using var response = await client.GetAsync(new Uri("/whoami", UriKind.Relative));
 
         var record = Assert.Single(factory.Services.GetFakeLogCollector().GetSnapshot(), r => r.Id.Name == "TokenRefused");
-        Assert.Contains($"[caller team-a/worker, kid {issuer.ActiveKey.KeyId}, issuer kubernetes/serviceaccount].", record.Message, StringComparison.Ordinal);
+        Assert.Contains($"[scheme KubernetesServiceAccount, caller team-a/worker, kid {issuer.ActiveKey.KeyId}, issuer kubernetes/serviceaccount].", record.Message, StringComparison.Ordinal);
         Assert.DoesNotContain(", audience", record.Message, StringComparison.Ordinal);
         Assert.Null(record.GetStructuredStateValue("Audience"));
         Assert.DoesNotContain(" ,", record.Message, StringComparison.Ordinal);

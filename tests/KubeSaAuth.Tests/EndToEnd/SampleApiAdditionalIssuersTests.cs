@@ -41,9 +41,9 @@ public sealed class SampleApiAdditionalIssuersTests
         Assert.Contains($"\"issuer\":\"{OldIssuer}\"", await old.Content.ReadAsStringAsync(), StringComparison.Ordinal);
         Assert.Equal(HttpStatusCode.OK, current.StatusCode);
         Assert.Equal(HttpStatusCode.Unauthorized, stranger.StatusCode);
-        // The description names the token's issuer, never the configured ones (those go to the log).
+        // The caller learns its own issuer is not accepted, never which ones are (issue 20: those are in the log).
         var challenge = Assert.Single(stranger.Headers.WwwAuthenticate).Parameter;
-        Assert.Contains("https://stranger.example", challenge, StringComparison.Ordinal);
+        Assert.Contains("'https://stranger.example' is not accepted here", challenge, StringComparison.Ordinal);
         Assert.DoesNotContain(OldIssuer, challenge, StringComparison.Ordinal);
     }
 }

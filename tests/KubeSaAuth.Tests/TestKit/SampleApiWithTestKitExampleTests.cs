@@ -85,7 +85,7 @@ public sealed class SampleApiWithTestKitExampleTests
         using var lateResponse = await lateClient.GetAsync(new Uri("/reports", UriKind.Relative));
 
         Assert.Equal(HttpStatusCode.Unauthorized, earlyResponse.StatusCode);
-        Assert.Contains("audience 'my-api' is not one of ['reports-api']", earlyResponse.Headers.WwwAuthenticate.ToString(), StringComparison.Ordinal);
+        Assert.Contains("the token's audience 'my-api' is not accepted here", earlyResponse.Headers.WwwAuthenticate.ToString(), StringComparison.Ordinal);
         Assert.Equal(HttpStatusCode.OK, lateResponse.StatusCode);
     }
 

@@ -215,14 +215,17 @@ public sealed class TokenRuleTests
     }
 
     [Fact]
-    public async Task Refuses_an_issuer_that_is_neither_the_issuer_nor_an_additional_one_naming_both()
+    public async Task Refuses_an_issuer_that_is_neither_the_issuer_nor_an_additional_one_naming_both_in_the_log_only()
     {
         using var harness = ValidatorHarness.For(_issuer, o => o.AdditionalIssuers.Add("https://old-issuer.example"));
 
         var failure = await harness.AssertRefusedAsync(Token().WithIssuer("https://other.example").Build(), KubernetesTokenFailureReason.InvalidIssuer);
 
-        Assert.Contains("'https://old-issuer.example'", failure.Description, StringComparison.Ordinal);
-        Assert.Contains($"'{_issuer.Issuer}'", failure.Description, StringComparison.Ordinal);
+        Assert.Contains("'https://other.example'", failure.Description, StringComparison.Ordinal);
+        Assert.DoesNotContain("old-issuer", failure.Description, StringComparison.Ordinal);
+        Assert.DoesNotContain(_issuer.Issuer, failure.Description, StringComparison.Ordinal);
+        Assert.Contains("'https://old-issuer.example'", failure.LogDescription, StringComparison.Ordinal);
+        Assert.Contains($"'{_issuer.Issuer}'", failure.LogDescription, StringComparison.Ordinal);
     }
 
     // ---- iss ----
@@ -268,7 +271,10 @@ public sealed class TokenRuleTests
 
         var failure = await harness.AssertRefusedAsync(Token().WithAudience(audience).Build(), KubernetesTokenFailureReason.InvalidAudience);
 
-        Assert.Contains("'my-api'", failure.Description, StringComparison.Ordinal);
+        // The token's audience to the caller; the accepted one only to the log.
+        Assert.Contains($"'{audience}'", failure.Description, StringComparison.Ordinal);
+        Assert.DoesNotContain("'my-api'", failure.Description, StringComparison.Ordinal);
+        Assert.Contains("'my-api'", failure.LogDescription, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -74,6 +74,18 @@ public sealed class InspectBackchannelTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Names_the_refused_token_file_and_its_likely_expiry()
+    {
+        _server.AcceptToken = _ => false;
+
+        var (exit, output) = await RunAsync("--cacert", CaPath, "--token-file", TokenPath);
+
+        Assert.Equal(InspectCommand.Refused, exit);
+        Assert.Contains($"the token read from {TokenPath} was refused (401); it may have expired: `kubectl create token` tokens last 1 h unless `--duration` is given", output, StringComparison.Ordinal);
+        Assert.DoesNotContain("set BackchannelTokenPath", output, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Refuses_a_cacert_file_that_does_not_exist()
     {
         var (exit, output) = await RunAsync("--cacert", Path.Combine(_files.FullName, "missing.crt"));

@@ -202,6 +202,54 @@ public sealed class InspectCommandTests : IDisposable
         Assert.Contains("key error", output, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task Keys_unavailable_verdict_names_the_failed_discovery_address_and_the_cause()
+    {
+        await using var issuer = await KubernetesTestIssuer.StartAsync();
+        issuer.Fault = IssuerFault.ServiceUnavailable;
+        var token = issuer.CreateToken("team-a", "worker").Build();
+
+        var (_, output) = await RunAsync("inspect", token, "--issuer", issuer.Issuer, "--metadata", issuer.MetadataAddress, "--allow-http");
+
+        var verdict = Line(output, "Verdict:");
+        Assert.Contains($"discovery at {issuer.MetadataAddress} failed: the server answered 503", verdict, StringComparison.Ordinal);
+        Assert.DoesNotContain("retry shortly", output, StringComparison.Ordinal);
+        Assert.Contains($"{issuer.MetadataAddress} (discovery)", Line(output, "  keys"), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Keys_unavailable_verdict_names_an_unreachable_jwks_uri_and_suggests_jwks()
+    {
+        await using var issuer = await KubernetesTestIssuer.StartAsync();
+        var unreachable = $"http://127.0.0.1:{ClosedPort()}/openid/v1/jwks";
+        issuer.PublishedJwksUri = unreachable; // as a node IP the caller cannot reach
+        var token = issuer.CreateToken("team-a", "worker").Build();
+
+        var (exit, output) = await RunAsync("inspect", token, "--issuer", issuer.Issuer, "--metadata", issuer.MetadataAddress, "--allow-http");
+
+        Assert.Equal(InspectCommand.Refused, exit);
+        var verdict = Line(output, "Verdict:");
+        Assert.Contains($"the JWKS at jwks_uri {unreachable}", verdict, StringComparison.Ordinal);
+        Assert.Contains("connection refused", verdict, StringComparison.Ordinal);
+        Assert.Contains("pass --jwks", verdict, StringComparison.Ordinal);
+        Assert.DoesNotContain("retry shortly", output, StringComparison.Ordinal);
+        var keys = Line(output, "  keys");
+        Assert.Contains(unreachable, keys, StringComparison.Ordinal);
+        Assert.False(keys.Contains($"{issuer.MetadataAddress} (discovery)", StringComparison.Ordinal), keys);
+    }
+
+    private static string Line(string output, string prefix) =>
+        output.Split('\n').Single(l => l.StartsWith(prefix, StringComparison.Ordinal));
+
+    private static int ClosedPort()
+    {
+        var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        listener.Start();
+        var port = ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
+        listener.Stop();
+        return port;
+    }
+
     [Theory]
     [InlineData("")]
     [InlineData("inspect")]
