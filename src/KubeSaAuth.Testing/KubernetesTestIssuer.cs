@@ -11,6 +11,7 @@ using Microsoft.AspNetCore.Hosting.Server;
 using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.IdentityModel.Tokens;
 
@@ -304,6 +305,10 @@ public sealed class KubernetesTestIssuer : IAsyncDisposable
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
         builder.WebHost.UseUrls("http://127.0.0.1:0");
+
+        // Not the console lifetime: it would take SIGTERM and SIGINT from the process that hosts this issuer
+        // (a test run, a console app), stop only this server and keep the process running.
+        builder.Services.AddSingleton<IHostLifetime, NoSignalLifetime>();
         var app = builder.Build();
         app.Run(async context =>
         {
@@ -370,6 +375,14 @@ public sealed class KubernetesTestIssuer : IAsyncDisposable
         }
 
         return (HttpStatusCode.OK, "application/json", GetDiscoveryDocument());
+    }
+
+    /// <summary>A host lifetime that registers no signal handler: the hosting process keeps its own.</summary>
+    private sealed class NoSignalLifetime : IHostLifetime
+    {
+        public Task WaitForStartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+        public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
     }
 
     private sealed class Outage(KubernetesTestIssuer issuer, IssuerFault previous) : IDisposable

@@ -1,6 +1,8 @@
 // Copyright (c) KubeSaAuth contributors.
 // Licensed under the MIT License. See LICENSE in the repository root.
 
+using KubeSaAuth.ClusterView;
+
 namespace KubeSaAuth;
 
 /// <summary>
@@ -73,6 +75,21 @@ public sealed record KubernetesServiceAccount
     /// (<c>kubernetes.io.warnafter</c>); <see langword="null"/> otherwise.
     /// </summary>
     public DateTimeOffset? WarnAfter { get; init; }
+
+    /// <summary>
+    /// The labels of the caller's namespace, from the cluster view (<see cref="KubernetesServiceAccountOptions.ClusterView"/>),
+    /// read live on each access; <see langword="null"/> when the view is off or does not know the namespace.
+    /// </summary>
+    public IReadOnlyDictionary<string, string>? NamespaceLabels => View?.GetNamespaceLabels(Namespace);
+
+    /// <summary>
+    /// The labels of the Pod the token is bound to, from the cluster view, read live on each access; <see langword="null"/>
+    /// when the view is off, the token is not bound to a Pod, or no Pod of that name exists with the token's pod uid.
+    /// </summary>
+    public IReadOnlyDictionary<string, string>? PodLabels => View?.GetPodLabels(this);
+
+    /// <summary>The view of the cluster that issued the token, when it keeps one.</summary>
+    internal KubernetesClusterView? View { get; init; }
 
     /// <summary>The Kubernetes username: <c>system:serviceaccount:&lt;namespace&gt;:&lt;name&gt;</c>.</summary>
     public string Username => KubernetesServiceAccountDefaults.UsernamePrefix + Namespace + ":" + Name;

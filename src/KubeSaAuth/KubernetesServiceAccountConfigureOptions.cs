@@ -118,7 +118,19 @@ internal sealed class KubernetesServiceAccountConfigureOptions(IAuthenticationCo
         review.TimeSpan(nameof(r.SharedCacheLocalDuration), v => r.SharedCacheLocalDuration = v);
         review.TimeSpan(nameof(r.SharedCacheTimeout), v => r.SharedCacheTimeout = v);
 
-        o.ConfigurationError ??= b.Error ?? review.Error;
+        var view = b.Section(nameof(o.ClusterView));
+        var v = o.ClusterView;
+        view.Bool(nameof(v.Enabled), x => v.Enabled = x);
+        view.String(nameof(v.ApiServer), x => v.ApiServer = x);
+        view.Strings(nameof(v.Namespaces), v.Namespaces);
+        view.Bool(nameof(v.WatchNamespaces), x => v.WatchNamespaces = x);
+        view.Bool(nameof(v.Revocation), x => v.Revocation = x);
+        view.Int(nameof(v.PageSize), x => v.PageSize = x);
+        view.TimeSpan(nameof(v.WatchTimeout), x => v.WatchTimeout = x);
+        view.TimeSpan(nameof(v.LookupCacheDuration), x => v.LookupCacheDuration = x);
+        view.Int(nameof(v.MaxLookupsPerSecond), x => v.MaxLookupsPerSecond = x);
+
+        o.ConfigurationError ??= b.Error ?? review.Error ?? view.Error;
     }
 
     /// <summary>Reads typed values of one section; parses with the invariant culture, as the reflection binder does.</summary>

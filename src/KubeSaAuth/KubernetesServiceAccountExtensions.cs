@@ -4,6 +4,7 @@
 using KubeSaAuth;
 using KubeSaAuth.Authorization;
 using KubeSaAuth.Backchannel;
+using KubeSaAuth.ClusterView;
 using KubeSaAuth.Diagnostics;
 using KubeSaAuth.InCluster;
 using KubeSaAuth.Keys;
@@ -103,6 +104,28 @@ public static class KubernetesServiceAccountExtensions
             tags));
     }
 
+    /// <summary>
+    /// Adds a readiness check of a scheme's cluster view (<c>ClusterView:Enabled</c>): Healthy when complete and
+    /// watching; Degraded while disconnected or listing, or when RBAC refuses some verbs (named); Unhealthy (or
+    /// <paramref name="failureStatus"/>) when RBAC refuses every one. Map it to a readiness endpoint, not to liveness.
+    /// </summary>
+    /// <param name="builder">The health checks builder.</param>
+    /// <param name="authenticationScheme">The scheme; default <see cref="KubernetesServiceAccountDefaults.AuthenticationScheme"/>.</param>
+    /// <param name="name">The check's name; default <c>kubesa-view-{scheme}</c>.</param>
+    /// <param name="failureStatus">The status when the view can see nothing; default Unhealthy.</param>
+    /// <param name="tags">Tags, e.g. <c>ready</c>.</param>
+    /// <returns>The builder.</returns>
+    public static IHealthChecksBuilder AddKubernetesClusterView(this IHealthChecksBuilder builder, string? authenticationScheme = null, string? name = null, HealthStatus? failureStatus = null, IEnumerable<string>? tags = null)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        var scheme = authenticationScheme ?? KubernetesServiceAccountDefaults.AuthenticationScheme;
+        return builder.Add(new HealthCheckRegistration(
+            name ?? $"kubesa-view-{scheme}",
+            sp => new KubernetesClusterViewHealthCheck(sp.GetRequiredService<IOptionsMonitor<KubernetesServiceAccountOptions>>(), sp.GetRequiredService<SchemeRuntimeFactory>(), scheme),
+            failureStatus,
+            tags));
+    }
+
     private static void AddInCluster(IServiceCollection services, string authenticationScheme)
     {
         // In-cluster backchannel and TokenReview (Keys/InCluster*, Tokens/TokenReview*): inert unless enabled.
@@ -113,6 +136,11 @@ public static class KubernetesServiceAccountExtensions
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IKubernetesBackchannelConfigurer, BackchannelConfigurer>());
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, InClusterStartupCheck>());
         TokenReviewerFactory.AddHttpClient(services, authenticationScheme);
+
+        // The cluster view (ClusterView/): inert unless enabled.
+        services.TryAddSingleton<ClusterViewFactory>();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, ClusterViewService>());
+        ClusterViewFactory.AddHttpClient(services, authenticationScheme);
     }
 
     private static void AddPolicyProvider(IServiceCollection services)

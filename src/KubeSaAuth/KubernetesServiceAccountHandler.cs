@@ -168,6 +168,11 @@ internal sealed class KubernetesServiceAccountHandler(
                 }
 
                 serviceAccount = outcome.ServiceAccount!;
+                if (cluster.View is { } clusterView)
+                {
+                    // The typed view reads its labels live from the cluster view (cached with the token, set once).
+                    serviceAccount = serviceAccount with { View = clusterView };
+                }
                 if (outcome.PastWarnAfter)
                 {
                     Log.TokenPastWarnAfter(Logger, serviceAccount.Namespace, serviceAccount.Name, serviceAccount.WarnAfter!.Value);
@@ -180,7 +185,20 @@ internal sealed class KubernetesServiceAccountHandler(
                 }
             }
 
-            if (cluster!.Reviewer is { } reviewer)
+            if (cluster!.View is { } view)
+            {
+                // Revocation at watch speed, also for a cached token: a memory lookup (a GET only for an object
+                // the view does not know yet). k8s pkg/serviceaccount/claims.go: the Pod and ServiceAccount must
+                // still exist with the token's uids.
+                var check = view.CheckAsync(serviceAccount!, Context.RequestAborted);
+                var gone = check.IsCompletedSuccessfully ? check.Result : await check;
+                if (gone is not null)
+                {
+                    return await FailAsync(gone, started, cacheHit);
+                }
+            }
+
+            if (cluster.Reviewer is { } reviewer)
             {
                 token ??= tokenStart == 0 && tokenLength == value.Length ? value : value.Substring(tokenStart, tokenLength);
                 var forceFresh = Context.Items.ContainsKey(ForceTokenReviewItem) || KubernetesLiveTokenReview.IsRequired(Context);

@@ -144,6 +144,9 @@ public class KubernetesServiceAccountOptions : AuthenticationSchemeOptions
     /// <inheritdoc cref="KubernetesClusterOptions.TokenReview"/>
     public KubernetesTokenReviewOptions TokenReview => Cluster.TokenReview;
 
+    /// <inheritdoc cref="KubernetesClusterOptions.ClusterView"/>
+    public KubernetesClusterViewOptions ClusterView => Cluster.ClusterView;
+
     /// <inheritdoc cref="KubernetesClusterOptions.BackchannelTimeout"/>
     public TimeSpan BackchannelTimeout { get => Cluster.BackchannelTimeout; set => Cluster.BackchannelTimeout = value; }
 

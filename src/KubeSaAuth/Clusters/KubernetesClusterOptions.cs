@@ -157,6 +157,9 @@ public class KubernetesClusterOptions
     /// <summary>Options of the optional TokenReview check against the API server.</summary>
     public KubernetesTokenReviewOptions TokenReview { get; } = new();
 
+    /// <summary>The cluster view: labels for <c>namespace-selector:</c> and <c>pod-selector:</c> policies, and revocation of tokens whose Pod or ServiceAccount is gone.</summary>
+    public KubernetesClusterViewOptions ClusterView { get; } = new();
+
     /// <summary>The first configuration value of this cluster that did not parse (the key and the value), reported by validation.</summary>
     internal string? ConfigurationError { get; set; }
 
@@ -175,7 +178,7 @@ public class KubernetesClusterOptions
 
     /// <summary>
     /// Copies to <paramref name="target"/> every option that is a default of the scheme's clusters: all of them
-    /// but those that say who a cluster is (<see cref="HasIdentity"/>) and <c>TokenReview:ApiServer</c> (where it is),
+    /// but those that say who a cluster is (<see cref="HasIdentity"/>) and <c>TokenReview:ApiServer</c> and <c>ClusterView:ApiServer</c> (where it is),
     /// which no two clusters share. Options/ClusterOptionsTests proves, by reflection, that none is forgotten.
     /// </summary>
     internal void CopyDefaultsTo(KubernetesClusterOptions target)
@@ -199,6 +202,18 @@ public class KubernetesClusterOptions
         review.SharedCache = TokenReview.SharedCache;
         review.SharedCacheLocalDuration = TokenReview.SharedCacheLocalDuration;
         review.SharedCacheTimeout = TokenReview.SharedCacheTimeout;
+        var view = target.ClusterView;
+        view.Enabled = ClusterView.Enabled;
+        view.WatchNamespaces = ClusterView.WatchNamespaces;
+        view.Revocation = ClusterView.Revocation;
+        view.PageSize = ClusterView.PageSize;
+        view.WatchTimeout = ClusterView.WatchTimeout;
+        view.LookupCacheDuration = ClusterView.LookupCacheDuration;
+        view.MaxLookupsPerSecond = ClusterView.MaxLookupsPerSecond;
+        foreach (var watched in ClusterView.Namespaces)
+        {
+            view.Namespaces.Add(watched);
+        }
     }
 
     /// <summary>
@@ -327,7 +342,7 @@ public class KubernetesClusterOptions
             return $"The '{prefix}{nameof(ServiceAccountDirectory)}' option must name a directory.";
         }
 
-        return TokenReview.GetValidationError(prefix + nameof(TokenReview) + ":");
+        return TokenReview.GetValidationError(prefix + nameof(TokenReview) + ":") ?? ClusterView.GetValidationError(prefix + nameof(ClusterView) + ":");
     }
 
     private string? GetConfigurationManagerError(string prefix)

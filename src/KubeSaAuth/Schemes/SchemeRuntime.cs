@@ -3,6 +3,7 @@
 
 using System.Collections.Frozen;
 using KubeSaAuth.Caching;
+using KubeSaAuth.ClusterView;
 using KubeSaAuth.Keys;
 using KubeSaAuth.Tokens;
 
@@ -59,6 +60,9 @@ internal sealed class SchemeRuntime
     /// <summary>The validation cache every cluster of the scheme shares.</summary>
     public ValidationCache? Cache { get; }
 
+    /// <summary>The first cluster's view of Pods, ServiceAccounts and Namespaces (<c>ClusterView:Enabled</c>).</summary>
+    public KubernetesClusterView? View => Primary.View;
+
     /// <summary>The first cluster's TokenReview reviewer (replaceable by tests).</summary>
     public ITokenReviewer? Reviewer
     {
@@ -68,10 +72,10 @@ internal sealed class SchemeRuntime
 }
 
 /// <summary>
-/// One cluster of a scheme: its effective options, key source, validator and TokenReview reviewer. A token
+/// One cluster of a scheme: its effective options, key source, validator, TokenReview reviewer and cluster view. A token
 /// whose <c>iss</c> names the cluster is judged by these alone, so one cluster's outage costs the others nothing.
 /// </summary>
-internal sealed class ClusterRuntime(string name, string scheme, KubernetesServiceAccountOptions options, SigningKeySource keys, KubernetesTokenValidator validator, ITokenReviewer? reviewer)
+internal sealed class ClusterRuntime(string name, string scheme, KubernetesServiceAccountOptions options, SigningKeySource keys, KubernetesTokenValidator validator, ITokenReviewer? reviewer, KubernetesClusterView? view = null)
     : ITrustEpochSource
 {
     /// <summary>The cluster's name: its <c>Cluster</c> claim, its <c>cluster</c> tag in logs and metrics.</summary>
@@ -96,4 +100,7 @@ internal sealed class ClusterRuntime(string name, string scheme, KubernetesServi
 
     /// <summary>The trust epoch of the keys in hand, which cached validations of this cluster must match.</summary>
     public long? CurrentTrustEpoch => Keys.Current?.TrustEpoch;
+
+    /// <summary>The cluster's live view of Namespaces, Pods and ServiceAccounts, when <c>ClusterView:Enabled</c>.</summary>
+    public KubernetesClusterView? View { get; } = view;
 }

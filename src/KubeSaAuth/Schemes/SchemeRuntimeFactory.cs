@@ -3,6 +3,7 @@
 
 using KubeSaAuth.Backchannel;
 using KubeSaAuth.Caching;
+using KubeSaAuth.ClusterView;
 using KubeSaAuth.Diagnostics;
 using KubeSaAuth.InCluster;
 using KubeSaAuth.Keys;
@@ -93,7 +94,13 @@ internal sealed class SchemeRuntimeFactory(
             registry.Add(sourceName, keys);
             var validator = new KubernetesTokenValidator(clusterOptions, name, keys, options.TimeProvider);
             var reviewer = services.GetService<ITokenReviewerFactory>()?.Create(sourceName, clusterOptions);
-            var cluster = new ClusterRuntime(definition.Name, name, clusterOptions, keys, validator, reviewer);
+
+            // The scheme's own cluster uses the view client registered for the scheme; a cluster of Clusters
+            // (known only now, from configuration) gets a client trusting its own files.
+            var view = services.GetService<ClusterViewFactory>() is not { } views ? null
+                : ReferenceEquals(clusterOptions, options) ? views.Create(name, clusterOptions)
+                : views.CreateWithOwnClient(sourceName, clusterOptions);
+            var cluster = new ClusterRuntime(definition.Name, name, clusterOptions, keys, validator, reviewer, view);
             if (cache is not null)
             {
                 keys.KeySetChanged += (_, removed) =>

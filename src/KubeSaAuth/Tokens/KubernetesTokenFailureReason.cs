@@ -77,4 +77,10 @@ public enum KubernetesTokenFailureReason
     /// keys were read: such a key can be factored, so nothing it signs is trusted.
     /// </summary>
     WeakKey,
+
+    /// <summary>
+    /// The Pod or ServiceAccount the token is bound to no longer exists with the token's uid (deleted, or recreated
+    /// under the same name), as the cluster view saw it (<see cref="KubernetesClusterViewOptions.Revocation"/>).
+    /// </summary>
+    BoundObjectGone,
 }

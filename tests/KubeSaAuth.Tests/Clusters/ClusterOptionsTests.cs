@@ -20,7 +20,7 @@ public sealed class ClusterOptionsTests
 
     // Who a cluster is (and where its API server is): never a default of another cluster.
     private static readonly HashSet<string> NotInherited =
-        ["Issuer", "AdditionalIssuers", "MetadataAddress", "JwksUri", "JwksPath", "SigningKeys", "ConfigurationManager", "InCluster", "TokenReview:ApiServer"];
+        ["Issuer", "AdditionalIssuers", "MetadataAddress", "JwksUri", "JwksPath", "SigningKeys", "ConfigurationManager", "InCluster", "TokenReview:ApiServer", "ClusterView:ApiServer"];
 
     [Fact]
     public void Every_per_cluster_option_but_the_identity_is_copied_to_every_cluster()

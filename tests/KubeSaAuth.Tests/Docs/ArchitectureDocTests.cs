@@ -9,7 +9,7 @@ namespace KubeSaAuth.Tests.Docs;
 /// <summary>docs/architecture.md is the map of src/KubeSaAuth/: it names every folder there and no other.</summary>
 public sealed partial class ArchitectureDocTests
 {
-    private static readonly string[] NetworkParts = ["Keys", "InCluster", "TokenReview"];
+    private static readonly string[] NetworkParts = ["Keys", "InCluster", "TokenReview", "ClusterView"];
 
     [Fact]
     public void Every_folder_the_architecture_doc_names_exists_under_src()

@@ -29,6 +29,13 @@ public sealed class ReferenceDocsTests
                     names.Add($"ValidationCache:{nested.Name}");
                 }
             }
+            else if (property.PropertyType == typeof(KubernetesClusterViewOptions))
+            {
+                foreach (var nested in property.PropertyType.GetProperties(BindingFlags.Public | BindingFlags.Instance))
+                {
+                    names.Add($"ClusterView:{nested.Name}");
+                }
+            }
             else
             {
                 names.Add(property.Name);

@@ -1,0 +1,306 @@
+// Copyright (c) KubeSaAuth contributors.
+// Licensed under the MIT License. See LICENSE in the repository root.
+
+using System.Text.Json;
+using Microsoft.Extensions.Logging;
+
+namespace KubeSaAuth.ClusterView;
+
+/// <summary>
+/// Keeps one <see cref="ObjectStore"/> in step with one API endpoint (a resource, cluster-wide or in one
+/// namespace), as client-go's reflector: a paged LIST, then a WATCH from the list's resourceVersion with
+/// bookmarks. A closed watch resumes from the last resourceVersion seen (bookmarks included) without a new
+/// LIST; only 410 Gone (HTTP status, or an ERROR event whose Status has code 410) lists again. Errors back off
+/// with jitter; the store keeps answering meanwhile.
+/// </summary>
+/// <remarks>
+/// Streaming lists (<c>sendInitialEvents=true</c>) are not used: a paged LIST works on every server, and the
+/// saving (one consistent snapshot served from the watch cache) matters for far larger lists than
+/// metadata-only Pods; no 422 to detect, no second code path to keep right.
+/// </remarks>
+internal sealed class Reflector
+{
+    internal static readonly TimeSpan InitialBackoff = TimeSpan.FromMilliseconds(500);
+    internal static readonly TimeSpan MaxBackoff = TimeSpan.FromSeconds(30);
+
+    private readonly MetadataClient _client;
+    private readonly ObjectStore _store;
+    private readonly StringPool _pool;
+    private readonly KubernetesClusterViewOptions _options;
+    private readonly TimeSpan _requestTimeout;
+    private readonly TimeProvider _time;
+    private readonly ILogger _logger;
+    private readonly string _cluster;
+    private readonly TaskCompletionSource _synced = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly TaskCompletionSource _firstAttempt = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private int _lists;
+    private int _watches;
+    private volatile string? _error;
+    private volatile string? _forbidden;
+    private volatile bool _watching;
+
+    public Reflector(string resource, string? @namespace, MetadataClient client, ObjectStore store, StringPool pool, KubernetesClusterViewOptions options, TimeSpan requestTimeout, TimeProvider time, ILogger logger, string cluster)
+    {
+        Resource = resource;
+        Namespace = @namespace;
+        Path = @namespace is null ? $"/api/v1/{resource}" : $"/api/v1/namespaces/{@namespace}/{resource}";
+        _client = client;
+        _store = store;
+        _pool = pool;
+        _options = options;
+        _requestTimeout = requestTimeout;
+        _time = time;
+        _logger = logger;
+        _cluster = cluster;
+    }
+
+    public string Resource { get; }
+
+    /// <summary>The namespace watched, or <see langword="null"/> for all.</summary>
+    public string? Namespace { get; }
+
+    public string Path { get; }
+
+    /// <summary>What it watches, for messages: <c>pods</c>, <c>pods in namespace 'shop'</c>.</summary>
+    public string Description => Namespace is null ? Resource : $"{Resource} in namespace '{Namespace}'";
+
+    /// <summary>Completes when the first complete LIST is in the store.</summary>
+    public Task Synced => _synced.Task;
+
+    /// <summary>Completes when the first LIST succeeded or failed.</summary>
+    public Task FirstAttempt => _firstAttempt.Task;
+
+    public bool IsSynced => _synced.Task.IsCompleted;
+
+    /// <summary>Whether a watch is open now.</summary>
+    public bool IsWatching => _watching;
+
+    /// <summary>The last error, cleared by the next success.</summary>
+    public string? Error => _error;
+
+    /// <summary>The verb refused by RBAC (<c>list</c>, <c>watch</c>), with the API server's message; cleared by the next success.</summary>
+    public string? Forbidden => _forbidden;
+
+    /// <summary>LISTs made (each relist counts once, however many pages).</summary>
+    public int Lists => Volatile.Read(ref _lists);
+
+    /// <summary>WATCH requests made.</summary>
+    public int Watches => Volatile.Read(ref _watches);
+
+    public string? ResourceVersion { get; private set; }
+
+    public async Task RunAsync(CancellationToken cancellationToken)
+    {
+        var backoff = InitialBackoff;
+        while (!cancellationToken.IsCancellationRequested)
+        {
+            var verb = "list";
+            try
+            {
+                if (ResourceVersion is null)
+                {
+                    ResourceVersion = await ListAsync(cancellationToken).ConfigureAwait(false);
+                    _synced.TrySetResult();
+                    _firstAttempt.TrySetResult();
+                    _error = null;
+                    _forbidden = null;
+                }
+
+                verb = "watch";
+                var endedAtOnce = await WatchAsync(cancellationToken).ConfigureAwait(false);
+                _error = null;
+                _forbidden = null;
+                if (!endedAtOnce)
+                {
+                    // The server closed the watch (timeoutSeconds, a restart): resume at once from the last resourceVersion.
+                    backoff = InitialBackoff;
+                    continue;
+                }
+
+                // A watch that ended at once without an event: do not spin on a server that closes every watch.
+                await DelayAsync(backoff, cancellationToken).ConfigureAwait(false);
+                backoff = Next(backoff);
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                break;
+            }
+            catch (ApiStatusException ex) when (ex.IsExpired)
+            {
+                // k8s: 410 Gone — the resourceVersion left the watch cache (or the continue token expired). Only a new LIST helps.
+                ClusterViewLog.ViewRelisting(_logger, _cluster, Description, ex.Message);
+                ResourceVersion = null;
+                _watching = false;
+            }
+            catch (ApiStatusException ex) when (ex.IsForbidden)
+            {
+                _watching = false;
+                _forbidden = $"{verb} {Resource}" + (Namespace is null ? string.Empty : $" in namespace '{Namespace}'");
+                _error = ex.Message;
+                _firstAttempt.TrySetResult();
+                ClusterViewLog.ViewForbidden(_logger, _cluster, verb, Resource, Namespace ?? "(all namespaces)", ex.Message);
+                await DelayAsync(MaxBackoff, cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is ApiStatusException or HttpRequestException or IOException or JsonException or OperationCanceledException or InvalidOperationException)
+            {
+                _watching = false;
+                _error = ex is OperationCanceledException ? "no answer in time" : ex.Message;
+                _firstAttempt.TrySetResult();
+                ClusterViewLog.ViewDisconnected(_logger, _cluster, Description, _error, backoff);
+                await DelayAsync(backoff, cancellationToken).ConfigureAwait(false);
+                backoff = Next(backoff);
+            }
+        }
+
+        _watching = false;
+    }
+
+    /// <summary>A complete, paged LIST into the store; returns its resourceVersion. An expired continue token starts over.</summary>
+    private async Task<string> ListAsync(CancellationToken cancellationToken)
+    {
+        Interlocked.Increment(ref _lists);
+        var seen = new HashSet<(string, string)>();
+        string? continueToken = null;
+        string? resourceVersion = null;
+        do
+        {
+            ListJson page;
+            try
+            {
+                page = await _client.ListAsync(Path, _options.PageSize, continueToken, _requestTimeout, cancellationToken).ConfigureAwait(false);
+            }
+            catch (ApiStatusException ex) when (ex.IsExpired && continueToken is not null)
+            {
+                // The continue token expired between pages: list again from the start.
+                ClusterViewLog.ViewRelisting(_logger, _cluster, Description, ex.Message);
+                seen.Clear();
+                continueToken = null;
+                resourceVersion = null;
+                continue;
+            }
+
+            resourceVersion ??= page.Metadata?.ResourceVersion;
+            if (page.Items is { } items)
+            {
+                foreach (var item in items)
+                {
+                    if (ToObject(item.Metadata) is { } value)
+                    {
+                        _store.Upsert(value);
+                        seen.Add((value.Namespace, value.Name));
+                    }
+                }
+            }
+
+            continueToken = page.Metadata?.Continue;
+        }
+        while (!string.IsNullOrEmpty(continueToken));
+
+        if (string.IsNullOrEmpty(resourceVersion))
+        {
+            throw new JsonException("The list answer has no metadata.resourceVersion.");
+        }
+
+        var removed = _store.RemoveUnseen(Namespace, seen);
+        ClusterViewLog.ViewListed(_logger, _cluster, Description, seen.Count, removed, resourceVersion);
+        return resourceVersion;
+    }
+
+    /// <summary>One WATCH, until the server closes it. Returns whether it ended within a second without any event.</summary>
+    private async Task<bool> WatchAsync(CancellationToken cancellationToken)
+    {
+        Interlocked.Increment(ref _watches);
+
+        // client-go: timeoutSeconds between the minimum and twice it, so that replicas do not reconnect in step.
+        var timeoutSeconds = (int)Math.Max(1, _options.WatchTimeout.TotalSeconds * (1 + Random.Shared.NextDouble()));
+
+        // A connection that dies silently never closes: give up a while after the server should have.
+        using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(timeoutSeconds) + _requestTimeout, _time);
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, deadline.Token);
+        var progressed = false;
+        var opened = _time.GetTimestamp();
+        try
+        {
+            await foreach (var change in _client.WatchAsync(Path, ResourceVersion!, timeoutSeconds, linked.Token).ConfigureAwait(false))
+            {
+                _watching = true;
+                progressed = true;
+                Apply(change);
+            }
+        }
+        catch (OperationCanceledException) when (deadline.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+        {
+            // The deadline: resume as after a close.
+        }
+        finally
+        {
+            _watching = false;
+        }
+
+        return !progressed && _time.GetElapsedTime(opened) < TimeSpan.FromSeconds(1);
+    }
+
+    private void Apply(WatchEventJson change)
+    {
+        var metadata = change.Object?.Metadata;
+        switch (change.Type)
+        {
+            case "ADDED" or "MODIFIED":
+                if (ToObject(metadata) is { } value)
+                {
+                    _store.Upsert(value);
+                }
+
+                break;
+            case "DELETED":
+                if (metadata?.Name is { Length: > 0 } name)
+                {
+                    _store.Delete(NamespaceOf(metadata), name, metadata.Uid);
+                }
+
+                break;
+            case "BOOKMARK":
+                break;
+            case "ERROR":
+                var status = change.Object;
+                throw new ApiStatusException(status?.Code ?? 500, status?.Reason, status?.Message ?? "the watch sent an ERROR event");
+            default:
+                throw new JsonException($"A watch event has the type '{change.Type}'.");
+        }
+
+        // Every event, bookmarks included, moves the point a closed watch resumes from.
+        if (metadata?.ResourceVersion is { Length: > 0 } resourceVersion)
+        {
+            ResourceVersion = resourceVersion;
+        }
+    }
+
+    private ViewObject? ToObject(ObjectMetaJson? metadata)
+    {
+        if (metadata?.Name is not { Length: > 0 } name || metadata.Uid is not { Length: > 0 } uid)
+        {
+            return null;
+        }
+
+        return new ViewObject(NamespaceOf(metadata), name, uid, LabelSet.Create(metadata.Labels, _pool), metadata.DeletionTimestamp);
+    }
+
+    private string NamespaceOf(ObjectMetaJson metadata) =>
+        string.IsNullOrEmpty(metadata.Namespace) ? Namespace ?? string.Empty : _pool.Intern(metadata.Namespace);
+
+    private async Task DelayAsync(TimeSpan delay, CancellationToken cancellationToken)
+    {
+        // Jitter around the delay (half to one and a half), so that replicas do not retry together.
+        var jittered = TimeSpan.FromTicks((long)(delay.Ticks * (0.5 + Random.Shared.NextDouble())));
+        try
+        {
+            await Task.Delay(jittered, _time, cancellationToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            // Stopping: the loop ends.
+        }
+    }
+
+    private static TimeSpan Next(TimeSpan backoff) => backoff * 2 < MaxBackoff ? backoff * 2 : MaxBackoff;
+}
