@@ -49,7 +49,31 @@ internal sealed class KubernetesServiceAccountHandler(
 
     protected override Task<object> CreateEventsAsync() => Task.FromResult<object>(new KubernetesServiceAccountEvents());
 
+    // The span of this request's token, when something listens to the activity source (a handler serves one request).
+    private Activity? _activity;
+
     protected override async Task<AuthenticateResult> HandleAuthenticateAsync()
+    {
+        try
+        {
+            return await AuthenticateCoreAsync();
+        }
+        finally
+        {
+            _activity?.Dispose();
+        }
+    }
+
+    /// <summary>Starts the span of a token this scheme judges (never one it leaves to another scheme); no cost without a listener.</summary>
+    private void StartSpan()
+    {
+        if (_activity is null && KubeSaAuthTelemetry.ActivitySource.HasListeners())
+        {
+            _activity = KubeSaAuthTelemetry.ActivitySource.StartActivity(KubeSaAuthTelemetry.ValidateTokenSpan);
+        }
+    }
+
+    private async ValueTask<AuthenticateResult> AuthenticateCoreAsync()
     {
         // Read the clock only when someone listens to the duration histogram (0: not timed).
         var started = telemetry.ValidationDuration.Enabled ? Stopwatch.GetTimestamp() : 0;
@@ -104,6 +128,10 @@ internal sealed class KubernetesServiceAccountHandler(
         ITrustEpochSource? owner = null;
         var cacheHit = cache is not null && cache.TryGet(value.AsSpan(tokenStart, tokenLength), out serviceAccount, out owner);
         var cluster = owner as ClusterRuntime;
+        if (cacheHit)
+        {
+            StartSpan();
+        }
         try
         {
             if (!cacheHit)
@@ -128,6 +156,11 @@ internal sealed class KubernetesServiceAccountHandler(
                 }
 
                 var route = await router.RouteAsync(Scheme.Name, parsed);
+                if (route.Kind is RouteKind.Mine or RouteKind.Pending)
+                {
+                    StartSpan();
+                }
+
                 switch (route.Kind)
                 {
                     case RouteKind.Other:
@@ -144,7 +177,7 @@ internal sealed class KubernetesServiceAccountHandler(
 
                 // Mine, Pending (learns its issuer from discovery), or Nobody for a legacy or foreign token, whose
                 // refusal the rules word best (legacy tokens refused, not a service-account token).
-                using var activity = KubeSaAuthTelemetry.ActivitySource.StartActivity("KubeSaAuth.ValidateToken");
+                StartSpan();
                 var outcome = await cluster.Validator.ValidateAsync(token, parsed!.Value, Context.RequestAborted);
                 if (outcome.Failure is not null)
                 {
@@ -163,7 +196,6 @@ internal sealed class KubernetesServiceAccountHandler(
                         }
                     }
 
-                    activity?.SetStatus(ActivityStatusCode.Error, outcome.Failure.Reason.ToString());
                     return await FailAsync(outcome.Failure, started, cacheHit: false);
                 }
 
@@ -237,21 +269,38 @@ internal sealed class KubernetesServiceAccountHandler(
         }
 
         // A fresh principal per request, over the immutable (possibly cached) service account.
-        var principal = new ClaimsPrincipal(new KubernetesClaimsIdentity(serviceAccount, Scheme.Name));
+        var principal = new ClaimsPrincipal(new KubernetesClaimsIdentity(serviceAccount, Scheme.Name, Options.NameClaimType, Options.RoleClaimType));
+
+        // As JwtBearerHandler: the token in the ticket's properties, for GetTokenAsync("access_token"). Only then is
+        // a cache hit's token copied out of the header.
+        AuthenticationProperties? properties = null;
+        if (Options.SaveToken)
+        {
+            token ??= tokenStart == 0 && tokenLength == value.Length ? value : value.Substring(tokenStart, tokenLength);
+            properties = new AuthenticationProperties();
+            properties.StoreTokens([new AuthenticationToken { Name = "access_token", Value = token }]);
+        }
+
         AuthenticateResult result;
         if (defaultTokenValidated)
         {
-            result = AuthenticateResult.Success(new AuthenticationTicket(principal, Scheme.Name));
+            result = AuthenticateResult.Success(properties is null ? new AuthenticationTicket(principal, Scheme.Name) : new AuthenticationTicket(principal, properties, Scheme.Name));
         }
         else
         {
             var validated = new KubernetesTokenValidatedContext(Context, Scheme, Options, serviceAccount) { Principal = principal };
+            if (properties is not null)
+            {
+                validated.Properties = properties;
+            }
+
             await events.TokenValidated(validated);
             if (validated.Result is not null)
             {
                 if (!validated.Result.Succeeded)
                 {
                     Record(started, "failure", KubernetesTokenFailureReason.RejectedByEvent.ToString(), serviceAccount.IsLegacy, cacheHit, serviceAccount.Cluster);
+                    TagSpan("failure", KubernetesTokenFailureReason.RejectedByEvent, cacheHit, serviceAccount.Cluster, serviceAccount.Namespace, serviceAccount.Name);
                 }
 
                 return validated.Result;
@@ -263,6 +312,7 @@ internal sealed class KubernetesServiceAccountHandler(
 
         Log.TokenValidated(Logger, serviceAccount.Namespace, serviceAccount.Name, serviceAccount.IsLegacy ? KubernetesClaimTypes.LegacyTokenKind : KubernetesClaimTypes.BoundTokenKind, serviceAccount.PodName, serviceAccount.Cluster);
         Record(started, "success", null, serviceAccount.IsLegacy, cacheHit, serviceAccount.Cluster);
+        TagSpan("success", null, cacheHit, serviceAccount.Cluster, serviceAccount.Namespace, serviceAccount.Name);
         return result;
     }
 
@@ -297,6 +347,9 @@ internal sealed class KubernetesServiceAccountHandler(
     /// <summary>NoResult for a token another scheme judges: no key work, no refusal log above Debug, no failure metric.</summary>
     private AuthenticateResult LeaveToOthers(IReadOnlyList<string>? judges)
     {
+        // A span started before the token's issuer was known (discovery pending) says it went elsewhere.
+        _activity?.SetTag(KubeSaAuthTelemetry.ResultTag, "other-scheme");
+
         if (Logger.IsEnabled(LogLevel.Debug))
         {
             Log.TokenLeftToOtherScheme(Logger, Scheme.Name, judges is null ? KubernetesRequestState.Find(Context)?.Refuser ?? "(none)" : string.Join(", ", judges));
@@ -364,6 +417,16 @@ internal sealed class KubernetesServiceAccountHandler(
 
     protected override async Task HandleForbiddenAsync(AuthenticationProperties properties)
     {
+        // ASP.NET Core forbids with every scheme of the policy: the first Kubernetes scheme reports the 403, once.
+        var state = KubernetesRequestState.Get(Context);
+        var report = !state.ForbiddenReported;
+        state.ForbiddenReported = true;
+        if (report && telemetry.Forbidden.Enabled)
+        {
+            var kind = Authorization.KubernetesPolicyKind.Of(state.FailedRequirements, Context.GetEndpoint()?.Metadata);
+            telemetry.Forbidden.Add(1, new KeyValuePair<string, object?>("kind", kind), new KeyValuePair<string, object?>("scheme", Scheme.Name));
+        }
+
         var forbidden = new KubernetesForbiddenContext(Context, Scheme, Options);
         await Events.Forbidden(forbidden);
         if (forbidden.Result is not null)
@@ -371,7 +434,7 @@ internal sealed class KubernetesServiceAccountHandler(
             return;
         }
 
-        if (Logger.IsEnabled(LogLevel.Information))
+        if (report && Logger.IsEnabled(LogLevel.Information))
         {
             LogForbidden();
         }
@@ -507,6 +570,13 @@ internal sealed class KubernetesServiceAccountHandler(
 
     private async Task<AuthenticateResult> FailAsync(TokenFailure failure, long started, bool cacheHit)
     {
+        StartSpan();
+        if (_activity is not null)
+        {
+            // Values from an unverified token: shortened, control characters replaced, as in the log.
+            TagSpan("failure", failure.Reason, cacheHit, ClusterOf(failure), KubernetesTokenValidator.ShortenOrNull(failure.Namespace), KubernetesTokenValidator.ShortenOrNull(failure.ServiceAccount));
+        }
+
         if (Logger.IsEnabled(LogLevel.Information))
         {
             // Absent fields stay null: the message leaves them out rather than printing empty brackets.
@@ -520,8 +590,7 @@ internal sealed class KubernetesServiceAccountHandler(
 
             // The detail (configured values) is the operator's: it goes to this line, never to error_description.
             var detail = failure.Detail is null ? null : KubernetesTokenValidator.Shorten(failure.Detail, 512);
-            var cluster = failure.Cluster ?? (string.IsNullOrWhiteSpace(Options.ClusterName) ? Scheme.Name : Options.ClusterName);
-            Log.TokenRefused(Logger, failure.Reason, description, detail, Scheme.Name, cluster, keyId, issuer, audience, ns, serviceAccount);
+            Log.TokenRefused(Logger, failure.Reason, description, detail, Scheme.Name, ClusterOf(failure), keyId, issuer, audience, ns, serviceAccount);
         }
 
         // The token's kind when its claims were read (most refusals); absent for unparsable tokens.
@@ -536,6 +605,32 @@ internal sealed class KubernetesServiceAccountHandler(
         }
 
         return result;
+    }
+
+    private string ClusterOf(TokenFailure failure) =>
+        failure.Cluster ?? (string.IsNullOrWhiteSpace(Options.ClusterName) ? Scheme.Name : Options.ClusterName);
+
+    /// <summary>The tags of the validation span (docs/observability.md); nothing without a listener.</summary>
+    private void TagSpan(string result, KubernetesTokenFailureReason? reason, bool cacheHit, string cluster, string? @namespace, string? serviceAccount)
+    {
+        var activity = _activity;
+        if (activity is null)
+        {
+            return;
+        }
+
+        activity.SetTag(KubeSaAuthTelemetry.SchemeTag, Scheme.Name);
+        activity.SetTag(KubeSaAuthTelemetry.ClusterTag, cluster);
+        activity.SetTag(KubeSaAuthTelemetry.ResultTag, result);
+        activity.SetTag(KubeSaAuthTelemetry.CacheHitTag, cacheHit);
+        activity.SetTag(KubeSaAuthTelemetry.NamespaceTag, @namespace);
+        activity.SetTag(KubeSaAuthTelemetry.ServiceAccountTag, serviceAccount);
+        if (reason is { } failed)
+        {
+            var name = failed.ToString();
+            activity.SetTag(KubeSaAuthTelemetry.ErrorTypeTag, name);
+            activity.SetStatus(ActivityStatusCode.Error, name);
+        }
     }
 
     private void Record(long started, string result, string? reason, bool? isLegacy, bool cacheHit, string? cluster = null)

@@ -59,6 +59,34 @@ public class KubernetesServiceAccountOptions : AuthenticationSchemeOptions
     /// <value>Default <see langword="true"/>; <see langword="false"/> only logs a warning.</value>
     public bool EnforceWarnAfter { get; set; } = true;
 
+    /// <summary>
+    /// Whether the token is stored in the <see cref="AuthenticationProperties"/> of a successful authentication,
+    /// as JwtBearer's <c>SaveToken</c>: then <c>await HttpContext.GetTokenAsync("access_token")</c> returns it
+    /// (for example to forward it). Off, no copy of the token is kept, and a cached token costs no allocation.
+    /// </summary>
+    /// <value>Default <see langword="false"/>, as JwtBearer.</value>
+    public bool SaveToken { get; set; }
+
+    /// <summary>
+    /// The claim type that <c>User.Identity.Name</c> reads, as JwtBearer's <c>TokenValidationParameters.NameClaimType</c>:
+    /// for example <see cref="KubernetesClaimTypes.ServiceAccountName"/> for the service account's own name. The claims
+    /// themselves do not change.
+    /// </summary>
+    /// <value>Default <see cref="System.Security.Claims.ClaimTypes.Name"/>: the Kubernetes username, <c>system:serviceaccount:&lt;namespace&gt;:&lt;name&gt;</c>.</value>
+    public string NameClaimType { get; set; } = System.Security.Claims.ClaimTypes.Name;
+
+    /// <summary>
+    /// The claim type that <c>User.IsInRole</c> and <c>[Authorize(Roles = ...)]</c> read, as JwtBearer's
+    /// <c>TokenValidationParameters.RoleClaimType</c>: for example <see cref="KubernetesClaimTypes.Namespace"/> makes
+    /// <c>[Authorize(Roles = "team-a")]</c> admit the service accounts of namespace <c>team-a</c>. The claims themselves
+    /// do not change.
+    /// </summary>
+    /// <value>
+    /// Default <see cref="System.Security.Claims.ClaimTypes.Role"/>: the groups Kubernetes grants a service account
+    /// (<c>system:serviceaccounts</c>, <c>system:serviceaccounts:&lt;namespace&gt;</c>, <c>system:authenticated</c>).
+    /// </value>
+    public string RoleClaimType { get; set; } = System.Security.Claims.ClaimTypes.Role;
+
     /// <summary>The cluster's name, issued as the <see cref="KubernetesClaimTypes.Cluster"/> claim.</summary>
     /// <value>Default <see langword="null"/>: the authentication scheme name.</value>
     public string? ClusterName { get; set; }
@@ -237,6 +265,11 @@ public class KubernetesServiceAccountOptions : AuthenticationSchemeOptions
         if (Cluster.GetValidationError() is { } clusterError)
         {
             return clusterError;
+        }
+
+        if (string.IsNullOrWhiteSpace(NameClaimType) || string.IsNullOrWhiteSpace(RoleClaimType))
+        {
+            return $"The '{(string.IsNullOrWhiteSpace(NameClaimType) ? nameof(NameClaimType) : nameof(RoleClaimType))}' option is empty: name a claim type (for example '{KubernetesClaimTypes.ServiceAccountName}'), or leave it unset for the default.";
         }
 
         if (ClockSkew < TimeSpan.Zero || ClockSkew > TimeSpan.FromMinutes(10))

@@ -41,6 +41,7 @@ public sealed class ErrorDescriptionTests
         [KubernetesTokenFailureReason.TokenReviewUnavailable] = nameof(TokenReview_descriptions_name_no_configured_audience),
         [KubernetesTokenFailureReason.RejectedByEvent] = "the application's own words (context.Fail)",
         [KubernetesTokenFailureReason.WeakKey] = "WeakKeyTests: the kid and the key's size, both the issuer's",
+        [KubernetesTokenFailureReason.BoundObjectGone] = "ClusterView/RevocationTests: the token's own pod or service account, by name",
     };
 
     public static TheoryData<string, KubernetesTokenFailureReason> Refusals() => new()
