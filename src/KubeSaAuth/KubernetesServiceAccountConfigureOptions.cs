@@ -37,6 +37,9 @@ internal sealed class KubernetesServiceAccountConfigureOptions(IAuthenticationCo
         }
 
         Bind(section, options);
+
+        // A key the binder does not read (a JwtBearer habit, a typo) would be silently ignored: stop the start instead.
+        options.ConfigurationError ??= KubernetesServiceAccountConfigurationKeys.FindUnknownKey(section);
     }
 
     public void Configure(KubernetesServiceAccountOptions options) => Configure(Options.DefaultName, options);
@@ -63,6 +66,16 @@ internal sealed class KubernetesServiceAccountConfigureOptions(IAuthenticationCo
         b.Bool(nameof(o.IncludeErrorDetails), v => o.IncludeErrorDetails = v);
         b.Bool(nameof(o.EnforceWarnAfter), v => o.EnforceWarnAfter = v);
         b.String(nameof(o.ClusterName), v => o.ClusterName = v);
+        b.Bool(nameof(o.SaveToken), v => o.SaveToken = v);
+        b.String(nameof(o.NameClaimType), v => o.NameClaimType = v);
+        b.String(nameof(o.RoleClaimType), v => o.RoleClaimType = v);
+
+        // Clusters:{name}:{option}: each cluster's section is bound when the scheme starts, on a copy of the
+        // scheme-level values (so they are its defaults whatever the order), before the code's actions.
+        foreach (var cluster in section.GetSection(nameof(o.Clusters)).GetChildren())
+        {
+            o.Clusters.Add(cluster.Key, c => Bind(cluster, c));
+        }
 
         var cache = b.Section(nameof(o.ValidationCache));
         var c = o.ValidationCache;

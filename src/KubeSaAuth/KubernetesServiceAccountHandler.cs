@@ -5,6 +5,7 @@ using System.Diagnostics;
 using System.Security.Claims;
 using System.Text;
 using System.Text.Encodings.Web;
+using KubeSaAuth.Caching;
 using KubeSaAuth.Diagnostics;
 using KubeSaAuth.Schemes;
 using KubeSaAuth.TokenReview;
@@ -48,7 +49,31 @@ internal sealed class KubernetesServiceAccountHandler(
 
     protected override Task<object> CreateEventsAsync() => Task.FromResult<object>(new KubernetesServiceAccountEvents());
 
+    // The span of this request's token, when something listens to the activity source (a handler serves one request).
+    private Activity? _activity;
+
     protected override async Task<AuthenticateResult> HandleAuthenticateAsync()
+    {
+        try
+        {
+            return await AuthenticateCoreAsync();
+        }
+        finally
+        {
+            _activity?.Dispose();
+        }
+    }
+
+    /// <summary>Starts the span of a token this scheme judges (never one it leaves to another scheme); no cost without a listener.</summary>
+    private void StartSpan()
+    {
+        if (_activity is null && KubeSaAuthTelemetry.ActivitySource.HasListeners())
+        {
+            _activity = KubeSaAuthTelemetry.ActivitySource.StartActivity(KubeSaAuthTelemetry.ValidateTokenSpan);
+        }
+    }
+
+    private async ValueTask<AuthenticateResult> AuthenticateCoreAsync()
     {
         // Read the clock only when someone listens to the duration histogram (0: not timed).
         var started = telemetry.ValidationDuration.Enabled ? Stopwatch.GetTimestamp() : 0;
@@ -97,8 +122,16 @@ internal sealed class KubernetesServiceAccountHandler(
         var runtime = runtimes.GetOrCreate(Scheme.Name, Options);
         var cache = runtime.Cache;
         KubernetesServiceAccount? serviceAccount = null;
-        var cacheHit = cache is not null && runtime.Keys.Current is { } keySet
-            && cache.TryGet(value.AsSpan(tokenStart, tokenLength), keySet.TrustEpoch, out serviceAccount);
+
+        // One cache for the scheme's clusters: a hit names the cluster that validated it, whose keys in hand
+        // (trust epoch) it must still match; no routing, whatever the number of clusters.
+        ITrustEpochSource? owner = null;
+        var cacheHit = cache is not null && cache.TryGet(value.AsSpan(tokenStart, tokenLength), out serviceAccount, out owner);
+        var cluster = owner as ClusterRuntime;
+        if (cacheHit)
+        {
+            StartSpan();
+        }
         try
         {
             if (!cacheHit)
@@ -114,7 +147,7 @@ internal sealed class KubernetesServiceAccountHandler(
 
                 token ??= tokenStart == 0 && tokenLength == value.Length ? value : value.Substring(tokenStart, tokenLength);
 
-                // Which scheme judges it, from its issuer, before any key work (Schemes/IssuerRouter).
+                // Which cluster (of which scheme) judges it, from its issuer, before any key work (Schemes/IssuerRouter).
                 var state = KubernetesRequestState.Get(Context);
                 if (!state.TryGetParsed(token, out var parsed, out var parseFailure) || (parsed is not null && token.Length > Options.MaxTokenSize))
                 {
@@ -123,6 +156,11 @@ internal sealed class KubernetesServiceAccountHandler(
                 }
 
                 var route = await router.RouteAsync(Scheme.Name, parsed);
+                if (route.Kind is RouteKind.Mine or RouteKind.Pending)
+                {
+                    StartSpan();
+                }
+
                 switch (route.Kind)
                 {
                     case RouteKind.Other:
@@ -132,13 +170,15 @@ internal sealed class KubernetesServiceAccountHandler(
                     case RouteKind.Nobody when !ClaimRefusal():
                         return LeaveToOthers(null);
                     case RouteKind.Nobody when route.Shape == TokenShape.Bound:
-                        return await FailAsync(runtime.Validator.FindForgery(token, parsed!.Value) ?? await router.RefuseUnclaimedAsync(parsed.Value), started, cacheHit: false);
+                        return await FailAsync(FindForgery(runtime, token, parsed!.Value) ?? await router.RefuseUnclaimedAsync(parsed.Value), started, cacheHit: false);
                 }
+
+                cluster = route.Cluster ?? runtime.Primary;
 
                 // Mine, Pending (learns its issuer from discovery), or Nobody for a legacy or foreign token, whose
                 // refusal the rules word best (legacy tokens refused, not a service-account token).
-                using var activity = KubeSaAuthTelemetry.ActivitySource.StartActivity("KubeSaAuth.ValidateToken");
-                var outcome = await runtime.Validator.ValidateAsync(token, parsed!.Value, Context.RequestAborted);
+                StartSpan();
+                var outcome = await cluster.Validator.ValidateAsync(token, parsed!.Value, Context.RequestAborted);
                 if (outcome.Failure is not null)
                 {
                     if (route.Kind == RouteKind.Pending && outcome.Failure.Reason == KubernetesTokenFailureReason.InvalidIssuer)
@@ -152,16 +192,15 @@ internal sealed class KubernetesServiceAccountHandler(
 
                         if (again.Kind == RouteKind.Nobody)
                         {
-                            return ClaimRefusal() ? await FailAsync(runtime.Validator.FindForgery(token, parsed.Value) ?? await router.RefuseUnclaimedAsync(parsed.Value), started, cacheHit: false) : LeaveToOthers(null);
+                            return ClaimRefusal() ? await FailAsync(FindForgery(runtime, token, parsed.Value) ?? await router.RefuseUnclaimedAsync(parsed.Value), started, cacheHit: false) : LeaveToOthers(null);
                         }
                     }
 
-                    activity?.SetStatus(ActivityStatusCode.Error, outcome.Failure.Reason.ToString());
                     return await FailAsync(outcome.Failure, started, cacheHit: false);
                 }
 
                 serviceAccount = outcome.ServiceAccount!;
-                if (runtime.View is { } clusterView)
+                if (cluster.View is { } clusterView)
                 {
                     // The typed view reads its labels live from the cluster view (cached with the token, set once).
                     serviceAccount = serviceAccount with { View = clusterView };
@@ -172,13 +211,13 @@ internal sealed class KubernetesServiceAccountHandler(
                 }
 
                 // Cached on its second successful validation only (see ValidationCache); never a failure.
-                if (cache is not null && cache.AddValidated(token, serviceAccount, outcome.TrustEpoch))
+                if (cache is not null && cache.AddValidated(token, serviceAccount, outcome.TrustEpoch, cluster))
                 {
                     Log.TokenCached(Logger, serviceAccount.Namespace, serviceAccount.Name);
                 }
             }
 
-            if (runtime.View is { } view)
+            if (cluster!.View is { } view)
             {
                 // Revocation at watch speed, also for a cached token: a memory lookup (a GET only for an object
                 // the view does not know yet). k8s pkg/serviceaccount/claims.go: the Pod and ServiceAccount must
@@ -191,7 +230,7 @@ internal sealed class KubernetesServiceAccountHandler(
                 }
             }
 
-            if (runtime.Reviewer is { } reviewer)
+            if (cluster.Reviewer is { } reviewer)
             {
                 token ??= tokenStart == 0 && tokenLength == value.Length ? value : value.Substring(tokenStart, tokenLength);
                 var forceFresh = Context.Items.ContainsKey(ForceTokenReviewItem) || KubernetesLiveTokenReview.IsRequired(Context);
@@ -230,21 +269,38 @@ internal sealed class KubernetesServiceAccountHandler(
         }
 
         // A fresh principal per request, over the immutable (possibly cached) service account.
-        var principal = new ClaimsPrincipal(new KubernetesClaimsIdentity(serviceAccount, Scheme.Name));
+        var principal = new ClaimsPrincipal(new KubernetesClaimsIdentity(serviceAccount, Scheme.Name, Options.NameClaimType, Options.RoleClaimType));
+
+        // As JwtBearerHandler: the token in the ticket's properties, for GetTokenAsync("access_token"). Only then is
+        // a cache hit's token copied out of the header.
+        AuthenticationProperties? properties = null;
+        if (Options.SaveToken)
+        {
+            token ??= tokenStart == 0 && tokenLength == value.Length ? value : value.Substring(tokenStart, tokenLength);
+            properties = new AuthenticationProperties();
+            properties.StoreTokens([new AuthenticationToken { Name = "access_token", Value = token }]);
+        }
+
         AuthenticateResult result;
         if (defaultTokenValidated)
         {
-            result = AuthenticateResult.Success(new AuthenticationTicket(principal, Scheme.Name));
+            result = AuthenticateResult.Success(properties is null ? new AuthenticationTicket(principal, Scheme.Name) : new AuthenticationTicket(principal, properties, Scheme.Name));
         }
         else
         {
             var validated = new KubernetesTokenValidatedContext(Context, Scheme, Options, serviceAccount) { Principal = principal };
+            if (properties is not null)
+            {
+                validated.Properties = properties;
+            }
+
             await events.TokenValidated(validated);
             if (validated.Result is not null)
             {
                 if (!validated.Result.Succeeded)
                 {
-                    Record(started, "failure", KubernetesTokenFailureReason.RejectedByEvent.ToString(), serviceAccount.IsLegacy, cacheHit);
+                    Record(started, "failure", KubernetesTokenFailureReason.RejectedByEvent.ToString(), serviceAccount.IsLegacy, cacheHit, serviceAccount.Cluster);
+                    TagSpan("failure", KubernetesTokenFailureReason.RejectedByEvent, cacheHit, serviceAccount.Cluster, serviceAccount.Namespace, serviceAccount.Name);
                 }
 
                 return validated.Result;
@@ -255,8 +311,26 @@ internal sealed class KubernetesServiceAccountHandler(
         }
 
         Log.TokenValidated(Logger, serviceAccount.Namespace, serviceAccount.Name, serviceAccount.IsLegacy ? KubernetesClaimTypes.LegacyTokenKind : KubernetesClaimTypes.BoundTokenKind, serviceAccount.PodName, serviceAccount.Cluster);
-        Record(started, "success", null, serviceAccount.IsLegacy, cacheHit);
+        Record(started, "success", null, serviceAccount.IsLegacy, cacheHit, serviceAccount.Cluster);
+        TagSpan("success", null, cacheHit, serviceAccount.Cluster, serviceAccount.Namespace, serviceAccount.Name);
         return result;
+    }
+
+    /// <summary>
+    /// A forgery that a key already in hand of one of the scheme's clusters proves (a tampered <c>iss</c>
+    /// naming no cluster), checked before refusing the token as unclaimed; never a fetch.
+    /// </summary>
+    private static TokenFailure? FindForgery(SchemeRuntime runtime, string token, ParsedToken parsed)
+    {
+        foreach (var cluster in runtime.Clusters)
+        {
+            if (cluster.Validator.FindForgery(token, parsed) is { } forged)
+            {
+                return forged;
+            }
+        }
+
+        return null;
     }
 
     /// <summary>
@@ -273,6 +347,9 @@ internal sealed class KubernetesServiceAccountHandler(
     /// <summary>NoResult for a token another scheme judges: no key work, no refusal log above Debug, no failure metric.</summary>
     private AuthenticateResult LeaveToOthers(IReadOnlyList<string>? judges)
     {
+        // A span started before the token's issuer was known (discovery pending) says it went elsewhere.
+        _activity?.SetTag(KubeSaAuthTelemetry.ResultTag, "other-scheme");
+
         if (Logger.IsEnabled(LogLevel.Debug))
         {
             Log.TokenLeftToOtherScheme(Logger, Scheme.Name, judges is null ? KubernetesRequestState.Find(Context)?.Refuser ?? "(none)" : string.Join(", ", judges));
@@ -340,6 +417,16 @@ internal sealed class KubernetesServiceAccountHandler(
 
     protected override async Task HandleForbiddenAsync(AuthenticationProperties properties)
     {
+        // ASP.NET Core forbids with every scheme of the policy: the first Kubernetes scheme reports the 403, once.
+        var state = KubernetesRequestState.Get(Context);
+        var report = !state.ForbiddenReported;
+        state.ForbiddenReported = true;
+        if (report && telemetry.Forbidden.Enabled)
+        {
+            var kind = Authorization.KubernetesPolicyKind.Of(state.FailedRequirements, Context.GetEndpoint()?.Metadata);
+            telemetry.Forbidden.Add(1, new KeyValuePair<string, object?>("kind", kind), new KeyValuePair<string, object?>("scheme", Scheme.Name));
+        }
+
         var forbidden = new KubernetesForbiddenContext(Context, Scheme, Options);
         await Events.Forbidden(forbidden);
         if (forbidden.Result is not null)
@@ -347,7 +434,7 @@ internal sealed class KubernetesServiceAccountHandler(
             return;
         }
 
-        if (Logger.IsEnabled(LogLevel.Information))
+        if (report && Logger.IsEnabled(LogLevel.Information))
         {
             LogForbidden();
         }
@@ -483,6 +570,13 @@ internal sealed class KubernetesServiceAccountHandler(
 
     private async Task<AuthenticateResult> FailAsync(TokenFailure failure, long started, bool cacheHit)
     {
+        StartSpan();
+        if (_activity is not null)
+        {
+            // Values from an unverified token: shortened, control characters replaced, as in the log.
+            TagSpan("failure", failure.Reason, cacheHit, ClusterOf(failure), KubernetesTokenValidator.ShortenOrNull(failure.Namespace), KubernetesTokenValidator.ShortenOrNull(failure.ServiceAccount));
+        }
+
         if (Logger.IsEnabled(LogLevel.Information))
         {
             // Absent fields stay null: the message leaves them out rather than printing empty brackets.
@@ -496,12 +590,11 @@ internal sealed class KubernetesServiceAccountHandler(
 
             // The detail (configured values) is the operator's: it goes to this line, never to error_description.
             var detail = failure.Detail is null ? null : KubernetesTokenValidator.Shorten(failure.Detail, 512);
-            var cluster = failure.Cluster ?? (string.IsNullOrWhiteSpace(Options.ClusterName) ? Scheme.Name : Options.ClusterName);
-            Log.TokenRefused(Logger, failure.Reason, description, detail, Scheme.Name, cluster, keyId, issuer, audience, ns, serviceAccount);
+            Log.TokenRefused(Logger, failure.Reason, description, detail, Scheme.Name, ClusterOf(failure), keyId, issuer, audience, ns, serviceAccount);
         }
 
         // The token's kind when its claims were read (most refusals); absent for unparsable tokens.
-        Record(started, "failure", failure.Reason.ToString(), failure.IsLegacy, cacheHit);
+        Record(started, "failure", failure.Reason.ToString(), failure.IsLegacy, cacheHit, failure.Cluster);
         var failed = new KubernetesAuthenticationFailedContext(Context, Scheme, Options, failure.ToException());
         await Events.AuthenticationFailed(failed);
         var result = failed.Result ?? AuthenticateResult.Fail(failed.Exception);
@@ -514,7 +607,33 @@ internal sealed class KubernetesServiceAccountHandler(
         return result;
     }
 
-    private void Record(long started, string result, string? reason, bool? isLegacy, bool cacheHit)
+    private string ClusterOf(TokenFailure failure) =>
+        failure.Cluster ?? (string.IsNullOrWhiteSpace(Options.ClusterName) ? Scheme.Name : Options.ClusterName);
+
+    /// <summary>The tags of the validation span (docs/observability.md); nothing without a listener.</summary>
+    private void TagSpan(string result, KubernetesTokenFailureReason? reason, bool cacheHit, string cluster, string? @namespace, string? serviceAccount)
+    {
+        var activity = _activity;
+        if (activity is null)
+        {
+            return;
+        }
+
+        activity.SetTag(KubeSaAuthTelemetry.SchemeTag, Scheme.Name);
+        activity.SetTag(KubeSaAuthTelemetry.ClusterTag, cluster);
+        activity.SetTag(KubeSaAuthTelemetry.ResultTag, result);
+        activity.SetTag(KubeSaAuthTelemetry.CacheHitTag, cacheHit);
+        activity.SetTag(KubeSaAuthTelemetry.NamespaceTag, @namespace);
+        activity.SetTag(KubeSaAuthTelemetry.ServiceAccountTag, serviceAccount);
+        if (reason is { } failed)
+        {
+            var name = failed.ToString();
+            activity.SetTag(KubeSaAuthTelemetry.ErrorTypeTag, name);
+            activity.SetStatus(ActivityStatusCode.Error, name);
+        }
+    }
+
+    private void Record(long started, string result, string? reason, bool? isLegacy, bool cacheHit, string? cluster = null)
     {
         // No listener (the common case without OpenTelemetry): skip building the tags.
         if (!telemetry.TokensValidated.Enabled && !telemetry.ValidationDuration.Enabled)
@@ -531,6 +650,12 @@ internal sealed class KubernetesServiceAccountHandler(
         if (reason is not null)
         {
             tags.Add("reason", reason);
+        }
+
+        if (cluster is not null)
+        {
+            // Bounded by the configuration: only a cluster that judged the token is named.
+            tags.Add("cluster", cluster);
         }
 
         if (isLegacy is not null)

@@ -40,6 +40,12 @@ internal sealed class KubernetesAuthorizationResultHandler(KubernetesPolicySchem
             }
         }
 
+        if (authorizeResult.Forbidden && authorizeResult.AuthorizationFailure is { } failure)
+        {
+            // For the 403 the schemes log and count: which kind of policy refused (namespace, serviceaccount, ...).
+            Schemes.KubernetesRequestState.Get(context).FailedRequirements = failure.FailedRequirements;
+        }
+
         await _inner.HandleAsync(next, context, resolved, authorizeResult).ConfigureAwait(false);
     }
 }

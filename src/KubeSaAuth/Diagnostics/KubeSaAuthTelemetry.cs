@@ -10,11 +10,32 @@ namespace KubeSaAuth.Diagnostics;
 
 /// <summary>
 /// The <c>KubeSaAuth</c> meter (OpenTelemetry-style names) and activity source. One instance per
-/// service provider, created through <see cref="IMeterFactory"/>.
+/// service provider, created through <see cref="IMeterFactory"/>. docs/observability.md lists every
+/// instrument, span and tag.
 /// </summary>
 internal sealed class KubeSaAuthTelemetry : IDisposable
 {
     public static readonly ActivitySource ActivitySource = new(KubernetesServiceAccountDefaults.TelemetryName);
+
+    /// <summary>The span of one token judged by one scheme (a cache hit, a refusal, a success).</summary>
+    public const string ValidateTokenSpan = "KubeSaAuth.ValidateToken";
+
+    // Span tags: OpenTelemetry's error.type and k8s.namespace.name where a convention exists, kubesa.* otherwise.
+    public const string SchemeTag = "kubesa.scheme";
+    public const string ClusterTag = "kubesa.cluster";
+    public const string ResultTag = "kubesa.result";
+    public const string CacheHitTag = "kubesa.cache.hit";
+    public const string ErrorTypeTag = "error.type";
+    public const string NamespaceTag = "k8s.namespace.name";
+    public const string ServiceAccountTag = "kubesa.service_account";
+
+    /// <summary>
+    /// Bucket boundaries of the validation duration, in seconds: a cache hit takes microseconds, a signature check
+    /// tens of them, a key fetch or TokenReview milliseconds to seconds. OpenTelemetry's default boundaries
+    /// (0, 5, 10, 25, ... 10000) are for milliseconds and would put every sample in the first bucket.
+    /// </summary>
+    internal static readonly double[] DurationBuckets =
+        [0.000_005, 0.000_01, 0.000_025, 0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
     private readonly ConcurrentDictionary<string, SigningKeySource> _sources = new(StringComparer.Ordinal);
     private readonly Meter _meter;
@@ -23,7 +44,13 @@ internal sealed class KubeSaAuthTelemetry : IDisposable
     {
         _meter = meterFactory.Create(KubernetesServiceAccountDefaults.TelemetryName);
         TokensValidated = _meter.CreateCounter<long>("kubesa.tokens.validated", "{token}", "Service-account tokens checked, by result, reason, kind and cache.");
-        ValidationDuration = _meter.CreateHistogram<double>("kubesa.tokens.validation.duration", "s", "Time to authenticate one request's token.");
+        ValidationDuration = _meter.CreateHistogram(
+            "kubesa.tokens.validation.duration",
+            "s",
+            "Time to authenticate one request's token.",
+            tags: null,
+            advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = DurationBuckets });
+        Forbidden = _meter.CreateCounter<long>("kubesa.authorization.forbidden", "{request}", "Requests answered 403 by an authorization policy, by policy kind and scheme.");
         KeyFetches = _meter.CreateCounter<long>("kubesa.keys.fetches", "{fetch}", "Fetches of discovery and JWKS, by result.");
         _meter.CreateObservableGauge("kubesa.keys.count", ObserveKeyCounts, "{key}", "Signing keys in the current key set.");
         _meter.CreateObservableGauge("kubesa.keys.stale", ObserveStale, "{scheme}", "1 while the last key fetch failed and older keys are served.");
@@ -34,6 +61,8 @@ internal sealed class KubeSaAuthTelemetry : IDisposable
     public Histogram<double> ValidationDuration { get; }
 
     public Counter<long> KeyFetches { get; }
+
+    public Counter<long> Forbidden { get; }
 
     public void Register(string scheme, SigningKeySource source) => _sources[scheme] = source;
 

@@ -33,6 +33,15 @@ internal sealed class KubernetesRequestState
     /// <summary>Whether a Kubernetes scheme already wrote the response's <c>Bearer</c> challenge.</summary>
     public bool Challenged { get; set; }
 
+    /// <summary>
+    /// Whether a Kubernetes scheme already logged and counted this request's 403: ASP.NET Core forbids once per
+    /// scheme of the policy, and a policy of two clusters would log it twice.
+    /// </summary>
+    public bool ForbiddenReported { get; set; }
+
+    /// <summary>The requirements that failed, as the authorization result handler saw them (the 403's policy kind).</summary>
+    public IEnumerable<Microsoft.AspNetCore.Authorization.IAuthorizationRequirement>? FailedRequirements { get; set; }
+
     public static KubernetesRequestState Get(HttpContext context)
     {
         if (context.Items.TryGetValue(Key, out var value) && value is KubernetesRequestState state)

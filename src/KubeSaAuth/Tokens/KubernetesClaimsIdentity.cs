@@ -26,18 +26,27 @@ namespace KubeSaAuth.Tokens;
 /// </remarks>
 internal sealed class KubernetesClaimsIdentity : CaseSensitiveClaimsIdentity
 {
+    private readonly bool _usernameIsName;
     private bool _materialized;
 
     public KubernetesClaimsIdentity(KubernetesServiceAccount serviceAccount, string authenticationType)
-        : base(authenticationType, ClaimTypes.Name, ClaimTypes.Role)
+        : this(serviceAccount, authenticationType, ClaimTypes.Name, ClaimTypes.Role)
+    {
+    }
+
+    /// <summary>An identity whose <c>Name</c> and roles read <paramref name="nameType"/> and <paramref name="roleType"/> (the NameClaimType and RoleClaimType options).</summary>
+    public KubernetesClaimsIdentity(KubernetesServiceAccount serviceAccount, string authenticationType, string nameType, string roleType)
+        : base(authenticationType, nameType, roleType)
     {
         ServiceAccount = serviceAccount;
+        _usernameIsName = string.Equals(nameType, ClaimTypes.Name, StringComparison.Ordinal);
     }
 
     private KubernetesClaimsIdentity(KubernetesClaimsIdentity other)
         : base(Materialized(other))
     {
         ServiceAccount = other.ServiceAccount;
+        _usernameIsName = other._usernameIsName;
         _materialized = true;
     }
 
@@ -58,7 +67,20 @@ internal sealed class KubernetesClaimsIdentity : CaseSensitiveClaimsIdentity
         }
     }
 
-    public override string? Name => _materialized ? base.Name : ServiceAccount.Username;
+    /// <summary>The username without building the claims when <c>Name</c> reads the default claim type; else that claim's value.</summary>
+    public override string? Name
+    {
+        get
+        {
+            if (_materialized || !_usernameIsName)
+            {
+                EnsureClaims();
+                return base.Name;
+            }
+
+            return ServiceAccount.Username;
+        }
+    }
 
     /// <summary>
     /// Materializes the claims: <c>new ClaimsIdentity(identity)</c> (the copy constructor claims
