@@ -37,7 +37,36 @@ internal sealed class KubernetesLabelSelectorRequirement(LabelTarget target, Lab
         return Selector.Matches(Target == LabelTarget.Namespace ? view.GetNamespaceLabels(serviceAccount.Namespace) : view.GetPodLabels(serviceAccount));
     }
 
+    /// <inheritdoc />
+    public override Task HandleAsync(AuthorizationHandlerContext context)
+    {
+        ArgumentNullException.ThrowIfNull(context);
+
+        // What the base class does (every requirement of this type in the policy), without its LINQ enumerator
+        // and async state machine: this runs on every authorized request.
+        if (context.Requirements is not IReadOnlyList<IAuthorizationRequirement> requirements)
+        {
+            return base.HandleAsync(context);
+        }
+
+        for (var i = 0; i < requirements.Count; i++)
+        {
+            if (requirements[i] is KubernetesLabelSelectorRequirement requirement)
+            {
+                Handle(context, requirement);
+            }
+        }
+
+        return Task.CompletedTask;
+    }
+
     protected override Task HandleRequirementAsync(AuthorizationHandlerContext context, KubernetesLabelSelectorRequirement requirement)
+    {
+        Handle(context, requirement);
+        return Task.CompletedTask;
+    }
+
+    private static void Handle(AuthorizationHandlerContext context, KubernetesLabelSelectorRequirement requirement)
     {
         // Several Kubernetes schemes may have authenticated (several clusters): any one may satisfy it.
         if (context.User.Identities is IReadOnlyList<System.Security.Claims.ClaimsIdentity> identities)
@@ -47,11 +76,11 @@ internal sealed class KubernetesLabelSelectorRequirement(LabelTarget target, Lab
                 if (identities[i] is KubernetesClaimsIdentity { IsAuthenticated: true } kubernetes && requirement.IsSatisfiedBy(kubernetes.ServiceAccount))
                 {
                     context.Succeed(requirement);
-                    return Task.CompletedTask;
+                    return;
                 }
             }
 
-            return Task.CompletedTask;
+            return;
         }
 
         foreach (var identity in context.User.Identities)
@@ -59,11 +88,9 @@ internal sealed class KubernetesLabelSelectorRequirement(LabelTarget target, Lab
             if (identity is KubernetesClaimsIdentity { IsAuthenticated: true } kubernetes && requirement.IsSatisfiedBy(kubernetes.ServiceAccount))
             {
                 context.Succeed(requirement);
-                break;
+                return;
             }
         }
-
-        return Task.CompletedTask;
     }
 
     public override string ToString() =>
