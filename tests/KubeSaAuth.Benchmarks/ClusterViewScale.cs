@@ -15,7 +15,7 @@ using Microsoft.Extensions.Options;
 namespace KubeSaAuth.Benchmarks;
 
 /// <summary>
-/// The cluster view at scale (issue 19): <c>--view-scale [pods] [namespaces]</c> starts the stand-in API server in a
+/// The cluster view at scale: <c>--view-scale [pods] [namespaces]</c> starts the stand-in API server in a
 /// child process (<c>--view-serve</c>, so that its objects do not count in this process's memory), fills it with
 /// Pods in namespaces, then measures in this process: the time to a complete view, the bytes received, the RSS
 /// and managed heap added by the view (this process before the view started is "the same app without the view"),
