@@ -260,6 +260,31 @@ public sealed class KubernetesTestIssuer : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// Points one cluster of a scheme (<c>o.Clusters.Add("name", issuer.ConfigureCluster)</c>) at this issuer: its
+    /// <c>Issuer</c> and discovery document (plain HTTP allowed), no <c>JwksUri</c> override, not in-cluster. The
+    /// audiences are the scheme's: mint tokens for them (<see cref="DefaultAudiences"/>).
+    /// </summary>
+    /// <param name="cluster">The cluster's options.</param>
+    public void ConfigureCluster(KubernetesClusterOptions cluster) => ConfigureCluster(cluster, inProcess: false);
+
+    /// <summary>As <see cref="ConfigureCluster(KubernetesClusterOptions)"/>.</summary>
+    /// <param name="cluster">The cluster's options.</param>
+    /// <param name="inProcess">Whether to serve through <see cref="CreateHandler"/> instead of the network.</param>
+    public void ConfigureCluster(KubernetesClusterOptions cluster, bool inProcess)
+    {
+        ArgumentNullException.ThrowIfNull(cluster);
+        cluster.Issuer = Issuer;
+        cluster.MetadataAddress = MetadataAddress;
+        cluster.JwksUri = null;
+        cluster.InCluster = false;
+        cluster.RequireHttpsMetadata = false;
+        if (inProcess || _server is null)
+        {
+            cluster.Backchannel = new HttpClient(CreateHandler()) { Timeout = Timeout.InfiniteTimeSpan };
+        }
+    }
+
     /// <summary>An in-process handler answering discovery and JWKS requests without a port.</summary>
     /// <returns>The handler.</returns>
     public HttpMessageHandler CreateHandler() => new InProcessHandler(this);

@@ -70,6 +70,13 @@ internal sealed class KubernetesServiceAccountConfigureOptions(IAuthenticationCo
         b.String(nameof(o.NameClaimType), v => o.NameClaimType = v);
         b.String(nameof(o.RoleClaimType), v => o.RoleClaimType = v);
 
+        // Clusters:{name}:{option}: each cluster's section is bound when the scheme starts, on a copy of the
+        // scheme-level values (so they are its defaults whatever the order), before the code's actions.
+        foreach (var cluster in section.GetSection(nameof(o.Clusters)).GetChildren())
+        {
+            o.Clusters.Add(cluster.Key, c => Bind(cluster, c));
+        }
+
         var cache = b.Section(nameof(o.ValidationCache));
         var c = o.ValidationCache;
         cache.Bool(nameof(c.Enabled), v => c.Enabled = v);

@@ -5,6 +5,7 @@ using System.Diagnostics;
 using System.Security.Claims;
 using System.Text;
 using System.Text.Encodings.Web;
+using KubeSaAuth.Caching;
 using KubeSaAuth.Diagnostics;
 using KubeSaAuth.Schemes;
 using KubeSaAuth.TokenReview;
@@ -121,8 +122,12 @@ internal sealed class KubernetesServiceAccountHandler(
         var runtime = runtimes.GetOrCreate(Scheme.Name, Options);
         var cache = runtime.Cache;
         KubernetesServiceAccount? serviceAccount = null;
-        var cacheHit = cache is not null && runtime.Keys.Current is { } keySet
-            && cache.TryGet(value.AsSpan(tokenStart, tokenLength), keySet.TrustEpoch, out serviceAccount);
+
+        // One cache for the scheme's clusters: a hit names the cluster that validated it, whose keys in hand
+        // (trust epoch) it must still match; no routing, whatever the number of clusters.
+        ITrustEpochSource? owner = null;
+        var cacheHit = cache is not null && cache.TryGet(value.AsSpan(tokenStart, tokenLength), out serviceAccount, out owner);
+        var cluster = owner as ClusterRuntime;
         if (cacheHit)
         {
             StartSpan();
@@ -142,7 +147,7 @@ internal sealed class KubernetesServiceAccountHandler(
 
                 token ??= tokenStart == 0 && tokenLength == value.Length ? value : value.Substring(tokenStart, tokenLength);
 
-                // Which scheme judges it, from its issuer, before any key work (Schemes/IssuerRouter).
+                // Which cluster (of which scheme) judges it, from its issuer, before any key work (Schemes/IssuerRouter).
                 var state = KubernetesRequestState.Get(Context);
                 if (!state.TryGetParsed(token, out var parsed, out var parseFailure) || (parsed is not null && token.Length > Options.MaxTokenSize))
                 {
@@ -165,13 +170,15 @@ internal sealed class KubernetesServiceAccountHandler(
                     case RouteKind.Nobody when !ClaimRefusal():
                         return LeaveToOthers(null);
                     case RouteKind.Nobody when route.Shape == TokenShape.Bound:
-                        return await FailAsync(runtime.Validator.FindForgery(token, parsed!.Value) ?? await router.RefuseUnclaimedAsync(parsed.Value), started, cacheHit: false);
+                        return await FailAsync(FindForgery(runtime, token, parsed!.Value) ?? await router.RefuseUnclaimedAsync(parsed.Value), started, cacheHit: false);
                 }
+
+                cluster = route.Cluster ?? runtime.Primary;
 
                 // Mine, Pending (learns its issuer from discovery), or Nobody for a legacy or foreign token, whose
                 // refusal the rules word best (legacy tokens refused, not a service-account token).
                 StartSpan();
-                var outcome = await runtime.Validator.ValidateAsync(token, parsed!.Value, Context.RequestAborted);
+                var outcome = await cluster.Validator.ValidateAsync(token, parsed!.Value, Context.RequestAborted);
                 if (outcome.Failure is not null)
                 {
                     if (route.Kind == RouteKind.Pending && outcome.Failure.Reason == KubernetesTokenFailureReason.InvalidIssuer)
@@ -185,7 +192,7 @@ internal sealed class KubernetesServiceAccountHandler(
 
                         if (again.Kind == RouteKind.Nobody)
                         {
-                            return ClaimRefusal() ? await FailAsync(runtime.Validator.FindForgery(token, parsed.Value) ?? await router.RefuseUnclaimedAsync(parsed.Value), started, cacheHit: false) : LeaveToOthers(null);
+                            return ClaimRefusal() ? await FailAsync(FindForgery(runtime, token, parsed.Value) ?? await router.RefuseUnclaimedAsync(parsed.Value), started, cacheHit: false) : LeaveToOthers(null);
                         }
                     }
 
@@ -193,7 +200,7 @@ internal sealed class KubernetesServiceAccountHandler(
                 }
 
                 serviceAccount = outcome.ServiceAccount!;
-                if (runtime.View is { } clusterView)
+                if (cluster.View is { } clusterView)
                 {
                     // The typed view reads its labels live from the cluster view (cached with the token, set once).
                     serviceAccount = serviceAccount with { View = clusterView };
@@ -204,13 +211,13 @@ internal sealed class KubernetesServiceAccountHandler(
                 }
 
                 // Cached on its second successful validation only (see ValidationCache); never a failure.
-                if (cache is not null && cache.AddValidated(token, serviceAccount, outcome.TrustEpoch))
+                if (cache is not null && cache.AddValidated(token, serviceAccount, outcome.TrustEpoch, cluster))
                 {
                     Log.TokenCached(Logger, serviceAccount.Namespace, serviceAccount.Name);
                 }
             }
 
-            if (runtime.View is { } view)
+            if (cluster!.View is { } view)
             {
                 // Revocation at watch speed, also for a cached token: a memory lookup (a GET only for an object
                 // the view does not know yet). k8s pkg/serviceaccount/claims.go: the Pod and ServiceAccount must
@@ -223,7 +230,7 @@ internal sealed class KubernetesServiceAccountHandler(
                 }
             }
 
-            if (runtime.Reviewer is { } reviewer)
+            if (cluster.Reviewer is { } reviewer)
             {
                 token ??= tokenStart == 0 && tokenLength == value.Length ? value : value.Substring(tokenStart, tokenLength);
                 var forceFresh = Context.Items.ContainsKey(ForceTokenReviewItem) || KubernetesLiveTokenReview.IsRequired(Context);
@@ -292,7 +299,7 @@ internal sealed class KubernetesServiceAccountHandler(
             {
                 if (!validated.Result.Succeeded)
                 {
-                    Record(started, "failure", KubernetesTokenFailureReason.RejectedByEvent.ToString(), serviceAccount.IsLegacy, cacheHit);
+                    Record(started, "failure", KubernetesTokenFailureReason.RejectedByEvent.ToString(), serviceAccount.IsLegacy, cacheHit, serviceAccount.Cluster);
                     TagSpan("failure", KubernetesTokenFailureReason.RejectedByEvent, cacheHit, serviceAccount.Cluster, serviceAccount.Namespace, serviceAccount.Name);
                 }
 
@@ -304,9 +311,26 @@ internal sealed class KubernetesServiceAccountHandler(
         }
 
         Log.TokenValidated(Logger, serviceAccount.Namespace, serviceAccount.Name, serviceAccount.IsLegacy ? KubernetesClaimTypes.LegacyTokenKind : KubernetesClaimTypes.BoundTokenKind, serviceAccount.PodName, serviceAccount.Cluster);
-        Record(started, "success", null, serviceAccount.IsLegacy, cacheHit);
+        Record(started, "success", null, serviceAccount.IsLegacy, cacheHit, serviceAccount.Cluster);
         TagSpan("success", null, cacheHit, serviceAccount.Cluster, serviceAccount.Namespace, serviceAccount.Name);
         return result;
+    }
+
+    /// <summary>
+    /// A forgery that a key already in hand of one of the scheme's clusters proves (a tampered <c>iss</c>
+    /// naming no cluster), checked before refusing the token as unclaimed; never a fetch.
+    /// </summary>
+    private static TokenFailure? FindForgery(SchemeRuntime runtime, string token, ParsedToken parsed)
+    {
+        foreach (var cluster in runtime.Clusters)
+        {
+            if (cluster.Validator.FindForgery(token, parsed) is { } forged)
+            {
+                return forged;
+            }
+        }
+
+        return null;
     }
 
     /// <summary>
@@ -570,7 +594,7 @@ internal sealed class KubernetesServiceAccountHandler(
         }
 
         // The token's kind when its claims were read (most refusals); absent for unparsable tokens.
-        Record(started, "failure", failure.Reason.ToString(), failure.IsLegacy, cacheHit);
+        Record(started, "failure", failure.Reason.ToString(), failure.IsLegacy, cacheHit, failure.Cluster);
         var failed = new KubernetesAuthenticationFailedContext(Context, Scheme, Options, failure.ToException());
         await Events.AuthenticationFailed(failed);
         var result = failed.Result ?? AuthenticateResult.Fail(failed.Exception);
@@ -609,7 +633,7 @@ internal sealed class KubernetesServiceAccountHandler(
         }
     }
 
-    private void Record(long started, string result, string? reason, bool? isLegacy, bool cacheHit)
+    private void Record(long started, string result, string? reason, bool? isLegacy, bool cacheHit, string? cluster = null)
     {
         // No listener (the common case without OpenTelemetry): skip building the tags.
         if (!telemetry.TokensValidated.Enabled && !telemetry.ValidationDuration.Enabled)
@@ -626,6 +650,12 @@ internal sealed class KubernetesServiceAccountHandler(
         if (reason is not null)
         {
             tags.Add("reason", reason);
+        }
+
+        if (cluster is not null)
+        {
+            // Bounded by the configuration: only a cluster that judged the token is named.
+            tags.Add("cluster", cluster);
         }
 
         if (isLegacy is not null)

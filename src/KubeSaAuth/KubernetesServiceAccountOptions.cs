@@ -91,6 +91,24 @@ public class KubernetesServiceAccountOptions : AuthenticationSchemeOptions
     /// <value>Default <see langword="null"/>: the authentication scheme name.</value>
     public string? ClusterName { get; set; }
 
+    /// <summary>
+    /// The clusters this scheme accepts tokens of, by name, each with its own issuers, keys, backchannel and
+    /// TokenReview (<c>o.Clusters.Add("prod-eu", c =&gt; c.Issuer = "...")</c>, or configuration
+    /// <c>Authentication:Schemes:{scheme}:Clusters:prod-eu:Issuer</c>). A token is judged by the one cluster
+    /// its <c>iss</c> names, found with one lookup.
+    /// </summary>
+    /// <remarks>
+    /// Every per-cluster option set here at scheme level (<see cref="RefreshInterval"/>, <see cref="TokenReview"/>,
+    /// the backchannel files, ...) is the default of every cluster, whatever the order code and configuration set
+    /// them in. The options that say who a cluster is (<see cref="Issuer"/>, <see cref="AdditionalIssuers"/>,
+    /// <see cref="MetadataAddress"/>, <see cref="JwksUri"/>, <see cref="JwksPath"/>, <see cref="SigningKeys"/>,
+    /// <see cref="ConfigurationManager"/>, <see cref="InCluster"/>) and <c>TokenReview:ApiServer</c> are never
+    /// inherited: set at scheme level, they make the scheme's own cluster one more cluster, named
+    /// <see cref="ClusterName"/> (default: the scheme name).
+    /// </remarks>
+    /// <value>Default empty: the scheme is one cluster, set by the per-cluster properties.</value>
+    public KubernetesClusterCollection Clusters { get; } = new();
+
     /// <summary>Options of the cache of validated tokens.</summary>
     public KubernetesValidationCacheOptions ValidationCache { get; } = new();
 
@@ -211,7 +229,7 @@ public class KubernetesServiceAccountOptions : AuthenticationSchemeOptions
             return;
         }
 
-        var error = GetValidationError();
+        var error = GetValidationError(scheme);
         if (error is not null)
         {
             throw new InvalidOperationException($"Authentication scheme '{scheme}': {error}");
@@ -221,9 +239,12 @@ public class KubernetesServiceAccountOptions : AuthenticationSchemeOptions
     }
 
     /// <summary>Returns the first configuration error, or <see langword="null"/> when the options can work.</summary>
-    internal string? GetValidationError()
+    /// <param name="scheme">The scheme's name, the default name of its own cluster; <see langword="null"/> when unknown.</param>
+    internal string? GetValidationError(string? scheme = null)
     {
-        if ((ConfigurationError ?? Cluster.GetIdentityError()) is { } identityError)
+        // Beside Clusters, the scheme's own cluster exists only if an option says who it is.
+        var ownCluster = Clusters.Count == 0 || Cluster.HasIdentity;
+        if ((ConfigurationError ?? (ownCluster ? Cluster.GetIdentityError() : Cluster.ConfigurationError)) is { } identityError)
         {
             return identityError;
         }
@@ -261,6 +282,109 @@ public class KubernetesServiceAccountOptions : AuthenticationSchemeOptions
             return $"The '{nameof(MaxTokenSize)}' option ({MaxTokenSize}) must be between 1024 and 1048576 characters.";
         }
 
-        return ValidationCache.GetValidationError();
+        return ValidationCache.GetValidationError() ?? (Clusters.Count == 0 ? null : GetClustersError(scheme));
+    }
+
+    /// <summary>
+    /// The clusters of this scheme with their effective options, built now: with no <see cref="Clusters"/>, these
+    /// options themselves; else the scheme's own cluster when it has an identity, then each of <see cref="Clusters"/>
+    /// on a copy of the scheme-level values.
+    /// </summary>
+    /// <remarks>
+    /// A cluster's effective options are a whole <see cref="KubernetesServiceAccountOptions"/> (scheme-level values
+    /// copied, <see cref="ClusterName"/> its name) so that the key source, validator, backchannel and TokenReview,
+    /// which read these options, are built for a cluster exactly as for a scheme.
+    /// </remarks>
+    internal IReadOnlyList<ClusterDefinition> GetClusters(string scheme)
+    {
+        var own = string.IsNullOrWhiteSpace(ClusterName) ? scheme : ClusterName;
+        if (Clusters.Count == 0)
+        {
+            return [new ClusterDefinition(own, string.Empty, this)];
+        }
+
+        var clusters = new List<ClusterDefinition>(Clusters.Count + 1);
+        if (Cluster.HasIdentity)
+        {
+            clusters.Add(new ClusterDefinition(own, string.Empty, this));
+        }
+
+        foreach (var definition in Clusters.Definitions)
+        {
+            var options = new KubernetesServiceAccountOptions
+            {
+                AcceptLegacyTokens = AcceptLegacyTokens,
+                ClockSkew = ClockSkew,
+                MaxTokenSize = MaxTokenSize,
+                IncludeErrorDetails = IncludeErrorDetails,
+                EnforceWarnAfter = EnforceWarnAfter,
+                ClusterName = definition.Name,
+                ClaimsIssuer = ClaimsIssuer,
+                TimeProvider = TimeProvider,
+                KeyRetrySignal = KeyRetrySignal,
+                Events = Events,
+            };
+            foreach (var audience in Audiences)
+            {
+                options.Audiences.Add(audience);
+            }
+
+            Cluster.CopyDefaultsTo(options.Cluster);
+            foreach (var configure in definition.Actions)
+            {
+                configure(options.Cluster);
+            }
+
+            clusters.Add(new ClusterDefinition(definition.Name, $"{nameof(Clusters)}:{definition.Name}:", options));
+        }
+
+        return clusters;
+    }
+
+    private string? GetClustersError(string? scheme)
+    {
+        var clusters = GetClusters(scheme ?? KubernetesServiceAccountDefaults.AuthenticationScheme);
+        var issuers = new Dictionary<string, string>(StringComparer.Ordinal);
+        var names = new HashSet<string>(StringComparer.OrdinalIgnoreCase);
+        string? inCluster = null;
+        foreach (var cluster in clusters)
+        {
+            var name = cluster.Name;
+            if (cluster.Prefix.Length > 0 && (string.IsNullOrWhiteSpace(name) || name.Trim().Length != name.Length || name.Contains(':', StringComparison.Ordinal)))
+            {
+                return $"The cluster name '{name}' in '{nameof(Clusters)}' must be a non-empty name without ':' or leading or trailing spaces (it is the cluster's claim and its '@name' policies).";
+            }
+
+            if (!names.Add(name))
+            {
+                return $"The cluster name '{name}' in '{nameof(Clusters)}' is also the name of the scheme's own cluster (its '{nameof(Issuer)}' is set at scheme level): rename one, or set '{nameof(ClusterName)}'.";
+            }
+
+            var c = cluster.Options.Cluster;
+            if (cluster.Prefix.Length > 0 && (c.GetIdentityError(cluster.Prefix) ?? c.GetValidationError(cluster.Prefix)) is { } error)
+            {
+                return error;
+            }
+
+            foreach (var issuer in string.IsNullOrWhiteSpace(c.Issuer) ? c.AdditionalIssuers : c.AdditionalIssuers.Prepend(c.Issuer))
+            {
+                if (!issuers.TryAdd(issuer, name))
+                {
+                    return $"The '{cluster.Prefix}{(issuer == c.Issuer ? nameof(Issuer) : nameof(AdditionalIssuers))}' option ('{issuer}') is also an issuer of cluster '{issuers[issuer]}': a token's issuer must name one cluster.";
+                }
+            }
+
+            if (c.InCluster)
+            {
+                if (inCluster is not null)
+                {
+                    return $"The '{cluster.Prefix}{nameof(InCluster)}' option is also set for cluster '{inCluster}': a Pod runs in one cluster; give the others their '{nameof(Issuer)}'.";
+                }
+
+                inCluster = name;
+            }
+        }
+
+        return null;
     }
 }

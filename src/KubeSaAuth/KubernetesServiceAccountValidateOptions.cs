@@ -13,8 +13,8 @@ internal sealed class KubernetesServiceAccountValidateOptions(IServiceProvider s
 {
     public ValidateOptionsResult Validate(string? name, KubernetesServiceAccountOptions options)
     {
-        var error = options.GetValidationError();
-        if (error is null && options.TokenReview.Enabled && options.TokenReview.SharedCache && services.GetService<HybridCache>() is null)
+        var error = options.GetValidationError(name);
+        if (error is null && options.GetClusters(name ?? Options.DefaultName).Any(c => c.Options.TokenReview is { Enabled: true, SharedCache: true }) && services.GetService<HybridCache>() is null)
         {
             error = TokenReviewerFactory.MissingHybridCacheMessage;
         }

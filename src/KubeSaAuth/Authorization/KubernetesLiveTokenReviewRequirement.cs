@@ -47,7 +47,8 @@ internal sealed class KubernetesLiveTokenReviewRequirement : AuthorizationHandle
 
             var services = httpContext.RequestServices;
             var options = services.GetRequiredService<IOptionsMonitor<KubernetesServiceAccountOptions>>().Get(scheme);
-            var reviewer = services.GetRequiredService<SchemeRuntimeFactory>().GetOrCreate(scheme, options).Reviewer;
+            var runtime = services.GetRequiredService<SchemeRuntimeFactory>().GetOrCreate(scheme, options);
+            var reviewer = (runtime.ByName.TryGetValue(kubernetes.ServiceAccount.Cluster, out var cluster) ? cluster : runtime.Primary).Reviewer;
             var header = httpContext.Request.Headers.Authorization.ToString();
             if (reviewer is null || !header.StartsWith(BearerPrefix, StringComparison.OrdinalIgnoreCase))
             {

@@ -24,7 +24,9 @@ namespace KubeSaAuth.Caching;
 /// <item>Only successes are stored; a failure never creates, extends or hides an entry.</item>
 /// </list>
 /// The cached value is the immutable <see cref="KubernetesServiceAccount"/>: every request gets a fresh
-/// principal built from it.
+/// principal built from it. One cache serves every cluster of a scheme: an entry remembers the cluster
+/// (<see cref="ITrustEpochSource"/>) that validated it, so a hit needs no routing and is judged by that
+/// cluster's keys in hand.
 /// </remarks>
 internal sealed class ValidationCache
 {
@@ -59,13 +61,24 @@ internal sealed class ValidationCache
     public int Count => _entries.Count;
 
     /// <summary>The cached caller of <paramref name="token"/>, if it is cached, unexpired and validated under <paramref name="trustEpoch"/>.</summary>
-    public bool TryGet(ReadOnlySpan<char> token, long trustEpoch, out KubernetesServiceAccount? serviceAccount)
+    public bool TryGet(ReadOnlySpan<char> token, long trustEpoch, out KubernetesServiceAccount? serviceAccount) =>
+        TryGet(token, trustEpoch, out serviceAccount, out _);
+
+    /// <summary>
+    /// The cached caller of <paramref name="token"/> and the source (cluster) that validated it, if it is cached,
+    /// unexpired and validated under that source's current trust epoch (the keys it has in hand now).
+    /// </summary>
+    public bool TryGet(ReadOnlySpan<char> token, out KubernetesServiceAccount? serviceAccount, out ITrustEpochSource? owner) =>
+        TryGet(token, trustEpoch: null, out serviceAccount, out owner);
+
+    private bool TryGet(ReadOnlySpan<char> token, long? trustEpoch, out KubernetesServiceAccount? serviceAccount, out ITrustEpochSource? owner)
     {
         if (_bySpan.TryGetValue(token, out var entry))
         {
-            if (entry.TrustEpoch == trustEpoch && _time.GetUtcNow().UtcTicks < entry.ExpiresAtTicks)
+            if (entry.TrustEpoch == (trustEpoch ?? entry.Owner?.CurrentTrustEpoch) && _time.GetUtcNow().UtcTicks < entry.ExpiresAtTicks)
             {
                 serviceAccount = entry.ServiceAccount;
+                owner = entry.Owner;
                 return true;
             }
 
@@ -77,6 +90,7 @@ internal sealed class ValidationCache
         }
 
         serviceAccount = null;
+        owner = null;
         return false;
     }
 
@@ -84,7 +98,7 @@ internal sealed class ValidationCache
     /// Records a successful validation: the first one of a token only marks it as seen; the second caches it.
     /// Returns whether an entry was made.
     /// </summary>
-    public bool AddValidated(string token, KubernetesServiceAccount serviceAccount, long trustEpoch)
+    public bool AddValidated(string token, KubernetesServiceAccount serviceAccount, long trustEpoch, ITrustEpochSource? owner = null)
     {
         // Service-account tokens are base64url and dots: anything else is validated every time.
         if (token.Length > MaxCachedTokenLength || !Ascii.IsValid(token))
@@ -116,7 +130,7 @@ internal sealed class ValidationCache
         }
 
         var key = Encoding.ASCII.GetBytes(token);
-        var entry = new Entry(key, serviceAccount, expiresAt.UtcTicks, trustEpoch);
+        var entry = new Entry(key, serviceAccount, expiresAt.UtcTicks, trustEpoch, owner);
         if (_entries.TryAdd(key, entry))
         {
             if (Interlocked.Increment(ref _count) > _maxEntries)
@@ -142,6 +156,22 @@ internal sealed class ValidationCache
         }
 
         return false;
+    }
+
+    /// <summary>Drops the entries <paramref name="owner"/> validated (one cluster of several lost a key). Returns how many went.</summary>
+    public int Clear(ITrustEpochSource owner)
+    {
+        var dropped = 0;
+        foreach (var pair in _entries)
+        {
+            if (ReferenceEquals(pair.Value.Owner, owner) && _entries.TryRemove(pair))
+            {
+                Interlocked.Decrement(ref _count);
+                dropped++;
+            }
+        }
+
+        return dropped;
     }
 
     /// <summary>Drops every entry and every first sighting (a key was removed). Returns how many entries went.</summary>
@@ -225,8 +255,10 @@ internal sealed class ValidationCache
         }
     }
 
-    private sealed class Entry(byte[] token, KubernetesServiceAccount serviceAccount, long expiresAtTicks, long trustEpoch)
+    private sealed class Entry(byte[] token, KubernetesServiceAccount serviceAccount, long expiresAtTicks, long trustEpoch, ITrustEpochSource? owner)
     {
+        public ITrustEpochSource? Owner { get; } = owner;
+
         public byte[] Token { get; } = token;
 
         public KubernetesServiceAccount ServiceAccount { get; } = serviceAccount;
@@ -310,4 +342,11 @@ internal sealed class ValidationCache
             return bytes;
         }
     }
+}
+
+/// <summary>Whoever validated a cached token (a cluster): the trust epoch of the keys it has in hand now.</summary>
+internal interface ITrustEpochSource
+{
+    /// <summary>The current key set's trust epoch; <see langword="null"/> when no keys are in hand.</summary>
+    long? CurrentTrustEpoch { get; }
 }

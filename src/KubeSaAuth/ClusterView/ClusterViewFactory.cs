@@ -34,6 +34,27 @@ internal sealed class ClusterViewFactory(IServiceProvider services, IHttpClientF
         return new KubernetesClusterView(cluster, options.ClusterView, client, options.BackchannelTimeout, options.TimeProvider ?? TimeProvider.System, logger);
     }
 
+    /// <summary>
+    /// The view of a cluster of <c>Clusters</c> (known only when the scheme starts, so no named client was
+    /// registered for it): a client of its own, trusting its own files and sending its token to its API server only.
+    /// </summary>
+    public KubernetesClusterView? CreateWithOwnClient(string name, KubernetesServiceAccountOptions options)
+    {
+        if (!options.ClusterView.Enabled)
+        {
+            return null;
+        }
+
+        var (apiServer, inCluster) = ResolveApiServer(services, options);
+        var (caPath, tokenPath) = ResolveFiles(options, inCluster);
+        var handler = services.GetRequiredService<BackchannelCredentialsRegistry>().Get(caPath, tokenPath, options.TimeProvider).CreateHandler([apiServer]);
+        var http = new HttpClient(handler) { Timeout = Timeout.InfiniteTimeSpan };
+        var client = new MetadataClient(() => http, apiServer);
+        var logger = loggerFactory.CreateLogger(typeof(KubernetesClusterView).FullName!);
+        var cluster = string.IsNullOrEmpty(options.ClusterName) ? name : options.ClusterName;
+        return new KubernetesClusterView(cluster, options.ClusterView, client, options.BackchannelTimeout, options.TimeProvider ?? TimeProvider.System, logger);
+    }
+
     /// <summary>Registers the view's client of <paramref name="scheme"/> (used only when the view is on).</summary>
     internal static void AddHttpClient(IServiceCollection services, string scheme)
     {

@@ -32,14 +32,23 @@ internal sealed class ClusterViewService(
             }
 
             var options = optionsMonitor.Get(scheme.Name);
-            if (!options.ClusterView.Enabled || runtimes.GetOrCreate(scheme.Name, options).View is not { } view)
+            if (!options.ClusterView.Enabled && options.Clusters.Count == 0)
             {
                 continue;
             }
 
-            view.Start();
-            _views.Add(view);
-            waits.Add(view.FirstAttempt.WaitAsync(options.BackchannelTimeout, options.TimeProvider ?? TimeProvider.System, cancellationToken));
+            // Every cluster of the scheme with its view on (Clusters: each has its own).
+            foreach (var cluster in runtimes.GetOrCreate(scheme.Name, options).Clusters)
+            {
+                if (cluster.View is not { } view)
+                {
+                    continue;
+                }
+
+                view.Start();
+                _views.Add(view);
+                waits.Add(view.FirstAttempt.WaitAsync(cluster.Options.BackchannelTimeout, options.TimeProvider ?? TimeProvider.System, cancellationToken));
+            }
         }
 
         try

@@ -167,6 +167,56 @@ public class KubernetesClusterOptions
     internal bool HasStaticKeys => !string.IsNullOrWhiteSpace(JwksPath) || SigningKeys.Count > 0;
 
     /// <summary>
+    /// Whether any option that says who this cluster is was set (<see cref="Issuer"/>, <see cref="AdditionalIssuers"/>,
+    /// <see cref="MetadataAddress"/>, <see cref="JwksUri"/>, <see cref="JwksPath"/>, <see cref="SigningKeys"/>,
+    /// <see cref="ConfigurationManager"/>, <see cref="InCluster"/>): at scheme level beside <c>Clusters</c>, it
+    /// makes the scheme's own cluster one more cluster.
+    /// </summary>
+    internal bool HasIdentity =>
+        !string.IsNullOrWhiteSpace(Issuer) || AdditionalIssuers.Count > 0 || !string.IsNullOrWhiteSpace(MetadataAddress)
+        || !string.IsNullOrWhiteSpace(JwksUri) || HasStaticKeys || ConfigurationManager is not null || InCluster;
+
+    /// <summary>
+    /// Copies to <paramref name="target"/> every option that is a default of the scheme's clusters: all of them
+    /// but those that say who a cluster is (<see cref="HasIdentity"/>) and <c>TokenReview:ApiServer</c> and <c>ClusterView:ApiServer</c> (where it is),
+    /// which no two clusters share. Options/ClusterOptionsTests proves, by reflection, that none is forgotten.
+    /// </summary>
+    internal void CopyDefaultsTo(KubernetesClusterOptions target)
+    {
+        target.RequireHttpsMetadata = RequireHttpsMetadata;
+        target.RefreshInterval = RefreshInterval;
+        target.AutomaticRefreshInterval = AutomaticRefreshInterval;
+        target.MaxKeyFetchWait = MaxKeyFetchWait;
+        target.WarmUpOnStartup = WarmUpOnStartup;
+        target.ServiceAccountDirectory = ServiceAccountDirectory;
+        target.BackchannelCaCertificatePath = BackchannelCaCertificatePath;
+        target.BackchannelTokenPath = BackchannelTokenPath;
+        target.BackchannelTimeout = BackchannelTimeout;
+        target.Backchannel = Backchannel;
+        target.BackchannelHttpClientName = BackchannelHttpClientName;
+        var review = target.TokenReview;
+        review.Enabled = TokenReview.Enabled;
+        review.CacheDuration = TokenReview.CacheDuration;
+        review.MaxConcurrency = TokenReview.MaxConcurrency;
+        review.FallBackToLocalValidation = TokenReview.FallBackToLocalValidation;
+        review.SharedCache = TokenReview.SharedCache;
+        review.SharedCacheLocalDuration = TokenReview.SharedCacheLocalDuration;
+        review.SharedCacheTimeout = TokenReview.SharedCacheTimeout;
+        var view = target.ClusterView;
+        view.Enabled = ClusterView.Enabled;
+        view.WatchNamespaces = ClusterView.WatchNamespaces;
+        view.Revocation = ClusterView.Revocation;
+        view.PageSize = ClusterView.PageSize;
+        view.WatchTimeout = ClusterView.WatchTimeout;
+        view.LookupCacheDuration = ClusterView.LookupCacheDuration;
+        view.MaxLookupsPerSecond = ClusterView.MaxLookupsPerSecond;
+        foreach (var watched in ClusterView.Namespaces)
+        {
+            view.Namespaces.Add(watched);
+        }
+    }
+
+    /// <summary>
     /// Returns the first error of the options that decide who this cluster is and where its keys come
     /// from, or <see langword="null"/>. Option names are written <paramref name="prefix"/> + name
     /// (e.g. <c>Clusters:prod-eu:</c>), so the message names the key to fix.
@@ -223,8 +273,9 @@ public class KubernetesClusterOptions
             return $"The '{prefix}{nameof(Issuer)}' option ('{Issuer}') has '//' in its path; tokens name the issuer exactly, so use the value of 'issuer' from the cluster's discovery document (kubectl get --raw /.well-known/openid-configuration).";
         }
 
+        // (A blank Issuer is GetIdentityError's to report; a scheme whose clusters are all in Clusters has none.)
         if (!InCluster && string.IsNullOrWhiteSpace(MetadataAddress) && string.IsNullOrWhiteSpace(JwksUri) && !HasStaticKeys && ConfigurationManager is null
-            && !Uri.TryCreate(Issuer, UriKind.Absolute, out _))
+            && !string.IsNullOrWhiteSpace(Issuer) && !Uri.TryCreate(Issuer, UriKind.Absolute, out _))
         {
             return $"The '{prefix}{nameof(Issuer)}' option ('{Issuer}') is not a URL, so discovery cannot be derived from it: set '{prefix}{nameof(MetadataAddress)}' or '{prefix}{nameof(JwksUri)}' to where the cluster serves its keys.";
         }

@@ -29,9 +29,40 @@ internal sealed class KubernetesServiceAccountKeysHealthCheck(IOptionsMonitor<Ku
             return new HealthCheckResult(context.Registration.FailureStatus, $"Scheme '{scheme}' is misconfigured: {ex.Message}");
         }
 
+        if (runtime.Clusters.Length == 1)
+        {
+            return await CheckAsync(runtime.Keys, scheme, context.Registration.FailureStatus, cancellationToken).ConfigureAwait(false);
+        }
+
+        // Each cluster on its own, at once: a hanging one costs its MaxKeyFetchWait, not the sum.
+        var results = await Task.WhenAll(runtime.Clusters.Select(c => CheckAsync(c.Keys, $"{scheme}/{c.Name}", context.Registration.FailureStatus, cancellationToken))).ConfigureAwait(false);
+        var data = new Dictionary<string, object> { ["scheme"] = scheme, ["clusters"] = results.Length };
+        var worst = HealthStatus.Healthy;
+        var problems = new List<string>();
+        for (var i = 0; i < results.Length; i++)
+        {
+            var result = results[i];
+            data[$"cluster:{runtime.Clusters[i].Name}"] = $"{result.Status}: {result.Description}";
+            if (result.Status < worst)
+            {
+                worst = result.Status;
+            }
+
+            if (result.Status != HealthStatus.Healthy)
+            {
+                problems.Add($"cluster '{runtime.Clusters[i].Name}': {result.Status}: {result.Description}");
+            }
+        }
+
+        var summary = $"{results.Length - problems.Count} of {results.Length} clusters of scheme '{scheme}' have healthy signing keys." + (problems.Count == 0 ? string.Empty : " " + string.Join(" ", problems));
+        return new HealthCheckResult(worst, summary, data: data);
+    }
+
+    private static async Task<HealthCheckResult> CheckAsync(SigningKeySource keys, string scheme, HealthStatus failureStatus, CancellationToken cancellationToken)
+    {
         // Starts the first fetch if none ran yet (bounded by MaxKeyFetchWait).
-        await runtime.Keys.GetKeySetAsync(cancellationToken).ConfigureAwait(false);
-        var status = runtime.Keys.GetStatus();
+        await keys.GetKeySetAsync(cancellationToken).ConfigureAwait(false);
+        var status = keys.GetStatus();
         var data = new Dictionary<string, object>
         {
             ["scheme"] = scheme,
@@ -64,14 +95,14 @@ internal sealed class KubernetesServiceAccountKeysHealthCheck(IOptionsMonitor<Ku
                 // The file is the whole truth about the keys: while it cannot be used, the scheme is not ready,
                 // even though the keys read from it before still validate.
                 var kept = status.HasKeys ? $"; still validating with the {status.KeyCount} keys read {status.LastSuccess:o}" : string.Empty;
-                return new HealthCheckResult(context.Registration.FailureStatus,
+                return new HealthCheckResult(failureStatus,
                     $"The key file '{status.Address}' of scheme '{scheme}' (JwksPath) cannot be used: {status.LastError}{kept}.{weak}", data: data);
             }
         }
 
         if (!status.HasKeys || status.KeyCount == 0)
         {
-            return new HealthCheckResult(context.Registration.FailureStatus,
+            return new HealthCheckResult(failureStatus,
                 $"No signing keys for scheme '{scheme}'{(status.LastError is null ? string.Empty : ": " + status.LastError)}.{weak}", data: data);
         }
 

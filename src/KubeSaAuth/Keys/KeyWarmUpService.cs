@@ -30,21 +30,30 @@ internal sealed class KeyWarmUpService(
             }
 
             var options = optionsMonitor.Get(scheme.Name);
-            if (!options.WarmUpOnStartup)
+            if (!options.WarmUpOnStartup && options.Clusters.Count == 0)
             {
                 continue;
             }
 
-            var keys = runtimes.GetOrCreate(scheme.Name, options).Keys;
-            try
-            {
-                var ok = await keys.FetchNowAsync(cancellationToken).WaitAsync(options.BackchannelTimeout + TimeSpan.FromSeconds(1), options.TimeProvider ?? TimeProvider.System, cancellationToken).ConfigureAwait(false);
-                Log.KeysWarmUp(logger, scheme.Name, ok ? $"{keys.Current!.Keys.Count} keys fetched" : "the fetch failed; starting anyway, retrying in the background");
-            }
-            catch (TimeoutException)
-            {
-                Log.KeysWarmUp(logger, scheme.Name, "no answer in time; starting anyway, the fetch goes on");
-            }
+            var runtime = runtimes.GetOrCreate(scheme.Name, options);
+
+            // Every cluster at once: one that does not answer costs its own BackchannelTimeout, not the others'.
+            await Task.WhenAll(runtime.Clusters
+                .Where(c => c.Options.WarmUpOnStartup)
+                .Select(c => WarmUpAsync(runtime.Clusters.Length == 1 ? scheme.Name : $"{scheme.Name}/{c.Name}", c.Keys, c.Options, cancellationToken))).ConfigureAwait(false);
+        }
+    }
+
+    private async Task WarmUpAsync(string name, SigningKeySource keys, KubernetesServiceAccountOptions options, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var ok = await keys.FetchNowAsync(cancellationToken).WaitAsync(options.BackchannelTimeout + TimeSpan.FromSeconds(1), options.TimeProvider ?? TimeProvider.System, cancellationToken).ConfigureAwait(false);
+            Log.KeysWarmUp(logger, name, ok ? $"{keys.Current!.Keys.Count} keys fetched" : "the fetch failed; starting anyway, retrying in the background");
+        }
+        catch (TimeoutException)
+        {
+            Log.KeysWarmUp(logger, name, "no answer in time; starting anyway, the fetch goes on");
         }
     }
 

@@ -40,6 +40,7 @@ internal sealed class SigningKeySource : IConfigurationManager<OpenIdConnectConf
 {
     private readonly object _gate = new();
     private readonly string _scheme;
+    private readonly string _cluster;
     private readonly IKeySetRetriever _retriever;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
@@ -84,6 +85,7 @@ internal sealed class SigningKeySource : IConfigurationManager<OpenIdConnectConf
         KubeSaAuthTelemetry? telemetry)
     {
         _scheme = scheme;
+        _cluster = string.IsNullOrWhiteSpace(options.ClusterName) ? scheme : options.ClusterName;
         _retriever = retriever;
         _time = timeProvider;
         _logger = logger;
@@ -335,7 +337,7 @@ internal sealed class SigningKeySource : IConfigurationManager<OpenIdConnectConf
                 Apply(retrieved);
             }
 
-            _telemetry?.KeyFetches.Add(1, new KeyValuePair<string, object?>("result", "success"), new KeyValuePair<string, object?>("scheme", _scheme));
+            _telemetry?.KeyFetches.Add(1, new KeyValuePair<string, object?>("result", "success"), new KeyValuePair<string, object?>("scheme", _scheme), new KeyValuePair<string, object?>("cluster", _cluster));
             activity?.SetStatus(ActivityStatusCode.Ok);
         }
         catch (Exception ex) when (ex is OperationCanceledException or ObjectDisposedException && Volatile.Read(ref _disposed))
@@ -475,7 +477,7 @@ internal sealed class SigningKeySource : IConfigurationManager<OpenIdConnectConf
             Log.KeyFetchFailed(_logger, _scheme, fetchError?.Address ?? _retriever.Address, fetchError?.StatusCode, ex.Message, consequence);
         }
 
-        _telemetry?.KeyFetches.Add(1, new KeyValuePair<string, object?>("result", "failure"), new KeyValuePair<string, object?>("scheme", _scheme));
+        _telemetry?.KeyFetches.Add(1, new KeyValuePair<string, object?>("result", "failure"), new KeyValuePair<string, object?>("scheme", _scheme), new KeyValuePair<string, object?>("cluster", _cluster));
     }
 
     private void ScheduleNextLocked()

@@ -9,16 +9,19 @@ using Microsoft.Extensions.Options;
 namespace KubeSaAuth.Schemes;
 
 /// <summary>
-/// Which Kubernetes scheme judges a token, decided from its <c>iss</c> before any key work: only the
-/// scheme(s) whose <c>Issuer</c> or <c>AdditionalIssuers</c> name it (or, with no <c>Issuer</c>, whose
-/// discovery document does). Every other scheme leaves the token alone (NoResult), so one cluster's
-/// outage never slows or fails another cluster's callers.
+/// Which cluster (of which Kubernetes scheme) judges a token, decided from its <c>iss</c> before any key work:
+/// one lookup in a frozen map of every cluster's <c>Issuer</c> and <c>AdditionalIssuers</c> (or, for a cluster
+/// with no <c>Issuer</c>, the issuer its discovery document names). Every other scheme leaves the token alone
+/// (NoResult), and every other cluster never sees it, so one cluster's outage never slows or fails another's callers.
 /// </summary>
 internal sealed class IssuerRouter(
     IAuthenticationSchemeProvider schemes,
     IOptionsMonitor<KubernetesServiceAccountOptions> options,
     SchemeRuntimeFactory runtimes)
 {
+    /// <summary>How many accepted issuers the log detail of an unclaimed token names (then a count).</summary>
+    internal const int LoggedIssuers = 5;
+
     private readonly object _gate = new();
     private volatile Table? _table;
 
@@ -41,78 +44,114 @@ internal sealed class IssuerRouter(
         if (shape == TokenShape.Legacy)
         {
             // Every cluster signs legacy tokens as 'kubernetes/serviceaccount': they cannot be routed by
-            // issuer, only to the schemes that accept them at all.
+            // issuer, only to the schemes that accept them at all, and there to the cluster holding the kid.
             return table.LegacySchemes.Length == 0 ? Route.Nobody(shape)
-                : Array.IndexOf(table.LegacySchemes, scheme) >= 0 ? Route.Mine : Route.Other(table.LegacySchemes);
+                : Array.IndexOf(table.LegacySchemes, scheme) >= 0 ? Route.Mine(LegacyCluster(table, scheme, token.Header.KeyId))
+                : Route.Other(table.LegacySchemes);
         }
 
         var issuer = payload.Issuer;
         if (issuer is not null && table.ByIssuer.TryGetValue(issuer, out var claimants))
         {
-            return Array.IndexOf(claimants, scheme) >= 0 ? Route.Mine : Route.Other(claimants);
+            foreach (var claimant in claimants)
+            {
+                if (string.Equals(claimant.Scheme, scheme, StringComparison.Ordinal))
+                {
+                    return Route.Mine(claimant.Cluster);
+                }
+            }
+
+            return Route.Other(SchemesOf(claimants));
         }
 
-        // No configured issuer names it: ask the schemes that know their issuer only from discovery.
-        List<string>? discovered = null;
-        List<string>? pending = null;
+        // No configured issuer names it: ask the clusters that know their issuer only from discovery.
+        List<Entry>? discovered = null;
+        List<Entry>? pending = null;
         foreach (var entry in table.DiscoveryOnly)
         {
-            var current = entry.Runtime?.Keys.Current;
+            var current = entry.Cluster?.Keys.Current;
             if (current?.DiscoveredIssuer is { } known)
             {
                 if (string.Equals(known, issuer, StringComparison.Ordinal))
                 {
-                    (discovered ??= []).Add(entry.Name);
+                    (discovered ??= []).Add(entry);
                 }
             }
             else
             {
-                (pending ??= []).Add(entry.Name);
+                (pending ??= []).Add(entry);
             }
         }
 
         if (discovered is not null)
         {
-            return discovered.Contains(scheme) ? Route.Mine : Route.Other([.. discovered]);
+            return discovered.Find(e => e.Scheme == scheme) is { } mine ? Route.Mine(mine.Cluster) : Route.Other(SchemesOf(discovered));
         }
 
         if (pending is not null)
         {
             // Its issuer is not known until its discovery document arrives: it must wait for it to know.
-            return pending.Contains(scheme) ? Route.Pending : Route.Other([.. pending]);
+            return pending.Find(e => e.Scheme == scheme) is { } waiting ? Route.Pending(waiting.Cluster) : Route.Other(SchemesOf(pending));
         }
 
         return Route.Nobody(shape);
     }
 
-    /// <summary>The refusal of a bound token whose issuer no registered scheme accepts; the accepted ones are named in its log detail only.</summary>
+    /// <summary>
+    /// The refusal of a bound token whose issuer no cluster accepts. The description names the token's issuer
+    /// only; the accepted ones (the first few and a count) go to its log detail, for the operator.
+    /// </summary>
     public async ValueTask<TokenFailure> RefuseUnclaimedAsync(ParsedToken parsed)
     {
         var table = await GetTableAsync().ConfigureAwait(false);
         var accepted = new List<string>();
+        var count = 0;
         foreach (var entry in table.Entries)
         {
             var own = entry.Issuers.Count > 0 ? entry.Issuers
-                : entry.Runtime?.Keys.Current?.DiscoveredIssuer is { } known ? [known]
-                : [$"(not yet discovered, scheme {entry.Name})"];
+                : entry.Cluster?.Keys.Current?.DiscoveredIssuer is { } known ? [known]
+                : [$"(not yet discovered, cluster {entry.Cluster?.Name ?? entry.Scheme})"];
             foreach (var issuer in own)
             {
-                if (!accepted.Contains(issuer))
+                count++;
+                if (accepted.Count < LoggedIssuers)
                 {
-                    accepted.Add(issuer);
+                    accepted.Add($"'{issuer}'");
                 }
             }
         }
 
         var payload = parsed.Payload;
-        // The caller learns only that its issuer is not accepted; the accepted ones go to the log.
-        var detail = accepted.Count == 1
-            ? $"the configured issuer is '{accepted[0]}'"
-            : $"the accepted issuers are [{string.Join(", ", accepted.Select(i => $"'{i}'"))}]";
+        // The caller learns only that its issuer is not accepted; the accepted ones (bounded) go to the log.
+        var detail = count == 1
+            ? $"the configured issuer is {accepted[0]}"
+            : $"the accepted issuers are [{string.Join(", ", accepted)}{(count > accepted.Count ? ", ..." : string.Empty)}] ({count} in all)";
         var k = payload.Kubernetes;
         return new TokenFailure(KubernetesTokenFailureReason.InvalidIssuer, KubernetesTokenValidator.IssuerNotAccepted(payload.Issuer), parsed.Header.KeyId, payload.Issuer,
             k?.Namespace, k?.ServiceAccount?.Name, payload.Audiences, IsLegacy: false, Detail: detail);
     }
+
+    private static ClusterRuntime? LegacyCluster(Table table, string scheme, string? keyId)
+    {
+        ClusterRuntime? first = null;
+        foreach (var entry in table.Entries)
+        {
+            if (!string.Equals(entry.Scheme, scheme, StringComparison.Ordinal) || entry.Cluster is not { } cluster)
+            {
+                continue;
+            }
+
+            first ??= cluster;
+            if (keyId is not null && cluster.Keys.Current is { } keys && keys.FindByKeyId(keyId).Length > 0)
+            {
+                return cluster;
+            }
+        }
+
+        return first;
+    }
+
+    private static string[] SchemesOf(IEnumerable<Entry> entries) => [.. entries.Select(e => e.Scheme).Distinct()];
 
     private async ValueTask<Table> GetTableAsync()
     {
@@ -131,6 +170,7 @@ internal sealed class IssuerRouter(
     private Table Build(IEnumerable<AuthenticationScheme> all)
     {
         var entries = new List<Entry>();
+        var names = new List<string>();
         foreach (var scheme in all)
         {
             if (scheme.HandlerType != typeof(KubernetesServiceAccountHandler))
@@ -138,48 +178,56 @@ internal sealed class IssuerRouter(
                 continue;
             }
 
+            names.Add(scheme.Name);
             var schemeOptions = options.Get(scheme.Name);
-            var issuers = new List<string>();
-            if (!string.IsNullOrWhiteSpace(schemeOptions.Issuer))
-            {
-                issuers.Add(schemeOptions.Issuer);
-            }
-
-            issuers.AddRange(schemeOptions.AdditionalIssuers.Where(i => !issuers.Contains(i)));
             SchemeRuntime? runtime = null;
-            if (string.IsNullOrWhiteSpace(schemeOptions.Issuer))
+            try
             {
-                try
-                {
-                    runtime = runtimes.GetOrCreate(scheme.Name, schemeOptions);
-                }
-                catch (InvalidOperationException)
-                {
-                    // Misconfigured: its own handler reports it; it claims nothing here.
-                }
+                runtime = runtimes.GetOrCreate(scheme.Name, schemeOptions);
+            }
+            catch (InvalidOperationException)
+            {
+                // Misconfigured: its own handler reports it, for the issuers its options name.
             }
 
-            entries.Add(new Entry(scheme.Name, issuers, schemeOptions.AcceptLegacyTokens, string.IsNullOrWhiteSpace(schemeOptions.Issuer), runtime));
+            if (runtime is null)
+            {
+                var issuers = new List<string>();
+                if (!string.IsNullOrWhiteSpace(schemeOptions.Issuer))
+                {
+                    issuers.Add(schemeOptions.Issuer);
+                }
+
+                issuers.AddRange(schemeOptions.AdditionalIssuers.Where(i => !issuers.Contains(i)));
+                entries.Add(new Entry(scheme.Name, null, issuers, schemeOptions.AcceptLegacyTokens, DiscoveryOnly: false));
+                continue;
+            }
+
+            foreach (var cluster in runtime.Clusters)
+            {
+                entries.Add(new Entry(scheme.Name, cluster, cluster.Issuers, schemeOptions.AcceptLegacyTokens, string.IsNullOrWhiteSpace(cluster.Options.Issuer)));
+            }
         }
 
         var byIssuer = entries
-            .SelectMany(e => e.Issuers.Select(i => (Issuer: i, e.Name)))
+            .SelectMany(e => e.Issuers.Select(i => (Issuer: i, Entry: e)))
             .GroupBy(p => p.Issuer, StringComparer.Ordinal)
-            .ToFrozenDictionary(g => g.Key, g => g.Select(p => p.Name).Distinct().ToArray(), StringComparer.Ordinal);
+            .ToFrozenDictionary(g => g.Key, g => g.Select(p => p.Entry).ToArray(), StringComparer.Ordinal);
         return new Table(
             entries,
-            [.. entries.Select(e => e.Name)],
+            [.. names],
             byIssuer,
             [.. entries.Where(e => e.DiscoveryOnly)],
-            [.. entries.Where(e => e.AcceptsLegacy).Select(e => e.Name)]);
+            [.. entries.Where(e => e.AcceptsLegacy).Select(e => e.Scheme).Distinct()]);
     }
 
-    private sealed record Entry(string Name, IReadOnlyList<string> Issuers, bool AcceptsLegacy, bool DiscoveryOnly, SchemeRuntime? Runtime);
+    /// <summary>One cluster of one scheme (<see cref="Cluster"/> <see langword="null"/> when the scheme is misconfigured).</summary>
+    private sealed record Entry(string Scheme, ClusterRuntime? Cluster, IReadOnlyList<string> Issuers, bool AcceptsLegacy, bool DiscoveryOnly);
 
     private sealed record Table(
         IReadOnlyList<Entry> Entries,
         string[] Names,
-        FrozenDictionary<string, string[]> ByIssuer,
+        FrozenDictionary<string, Entry[]> ByIssuer,
         Entry[] DiscoveryOnly,
         string[] LegacySchemes);
 }
@@ -197,14 +245,14 @@ internal enum TokenShape
     Foreign,
 }
 
-/// <summary>Who judges a token, as seen by one scheme.</summary>
-internal readonly record struct Route(RouteKind Kind, IReadOnlyList<string>? Judges, TokenShape Shape)
+/// <summary>Who judges a token, as seen by one scheme: for <see cref="RouteKind.Mine"/> and <see cref="RouteKind.Pending"/>, which of its clusters.</summary>
+internal readonly record struct Route(RouteKind Kind, IReadOnlyList<string>? Judges, TokenShape Shape, ClusterRuntime? Cluster = null)
 {
-    public static Route Mine => new(RouteKind.Mine, null, TokenShape.Bound);
-
-    public static Route Pending => new(RouteKind.Pending, null, TokenShape.Bound);
-
     public static Route Unroutable => new(RouteKind.Unroutable, null, TokenShape.Foreign);
+
+    public static Route Mine(ClusterRuntime? cluster) => new(RouteKind.Mine, null, TokenShape.Bound, cluster);
+
+    public static Route Pending(ClusterRuntime? cluster) => new(RouteKind.Pending, null, TokenShape.Bound, cluster);
 
     public static Route Other(IReadOnlyList<string> judges) => new(RouteKind.Other, judges, TokenShape.Bound);
 
@@ -214,16 +262,16 @@ internal readonly record struct Route(RouteKind Kind, IReadOnlyList<string>? Jud
 /// <summary>The kinds of <see cref="Route"/>.</summary>
 internal enum RouteKind
 {
-    /// <summary>This scheme's issuer: it judges.</summary>
+    /// <summary>One of this scheme's clusters' issuers: that cluster judges.</summary>
     Mine,
 
     /// <summary>Another scheme's issuer: NoResult, at once.</summary>
     Other,
 
-    /// <summary>This scheme learns its issuer from discovery and has not yet: it must wait for its keys to know.</summary>
+    /// <summary>This scheme's cluster learns its issuer from discovery and has not yet: it must wait for its keys to know.</summary>
     Pending,
 
-    /// <summary>No registered scheme accepts it: one refusal per request.</summary>
+    /// <summary>No registered cluster accepts it: one refusal per request.</summary>
     Nobody,
 
     /// <summary>The token could not be read: one refusal per request.</summary>

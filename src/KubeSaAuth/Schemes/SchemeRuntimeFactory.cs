@@ -47,44 +47,77 @@ internal sealed class SchemeRuntimeFactory(
     {
         options.TimeProvider ??= services.GetService<TimeProvider>() ?? TimeProvider.System;
         options.BackchannelHttpClientName ??= KeySourceRegistry.HttpClientNamePrefix + name;
-        foreach (var configurer in services.GetServices<IKubernetesBackchannelConfigurer>())
-        {
-            configurer.PostConfigure(name, options);
-        }
 
-        if (string.IsNullOrWhiteSpace(options.MetadataAddress) && Uri.TryCreate(options.Issuer, UriKind.Absolute, out _)
-            && string.IsNullOrWhiteSpace(options.JwksUri) && !options.HasStaticKeys && options.ConfigurationManager is null)
+        // Every cluster's effective options are copied from the scheme-level values before any of them is
+        // configured below (the backchannel configurers write to the options they are given).
+        var definitions = options.GetClusters(name);
+        var single = options.Clusters.Count == 0;
+        if (!single)
         {
-            // Never a '//' in the path: the issuer may end with '/'. With both Issuer and JwksUri set,
-            // discovery is not needed and not fetched.
-            options.MetadataAddress = options.Issuer!.TrimEnd('/') + KubernetesServiceAccountDefaults.DiscoveryPath;
+            // The scheme-level options and every cluster's, with the message naming the key to fix
+            // ('Clusters:prod-eu:Issuer'); also reported at startup by ValidateOnStart.
+            options.Validate(name);
         }
-
-        // Throws the message that says what to set (also reported at startup by ValidateOnStart).
-        options.Validate(name);
 
         var logger = loggerFactory.CreateLogger(typeof(KubernetesServiceAccountHandler).FullName!);
-        var keys = new SigningKeySource(name, CreateRetriever(options), options, options.TimeProvider, logger, telemetry);
-        registry.Add(name, keys);
-
-        var validator = new KubernetesTokenValidator(options, name, keys, options.TimeProvider);
         var cache = options.ValidationCache.Enabled ? new ValidationCache(options, options.TimeProvider) : null;
-        if (cache is not null)
+        var clusters = new List<ClusterRuntime>(definitions.Count);
+        foreach (var definition in definitions)
         {
-            keys.KeySetChanged += (_, removed) =>
+            // A scheme of one cluster keeps its scheme name in logs; clusters of a scheme are named scheme/cluster.
+            var sourceName = single ? name : $"{name}/{definition.Name}";
+            var clusterOptions = definition.Options;
+            foreach (var configurer in services.GetServices<IKubernetesBackchannelConfigurer>())
             {
-                if (removed)
+                configurer.PostConfigure(sourceName, clusterOptions);
+            }
+
+            if (string.IsNullOrWhiteSpace(clusterOptions.MetadataAddress) && Uri.TryCreate(clusterOptions.Issuer, UriKind.Absolute, out _)
+                && string.IsNullOrWhiteSpace(clusterOptions.JwksUri) && !clusterOptions.HasStaticKeys && clusterOptions.ConfigurationManager is null)
+            {
+                // Never a '//' in the path: the issuer may end with '/'. With both Issuer and JwksUri set,
+                // discovery is not needed and not fetched.
+                clusterOptions.MetadataAddress = clusterOptions.Issuer!.TrimEnd('/') + KubernetesServiceAccountDefaults.DiscoveryPath;
+            }
+
+            if (ReferenceEquals(clusterOptions, options))
+            {
+                // Throws the message that says what to set (also reported at startup by ValidateOnStart).
+                options.Validate(name);
+            }
+            else if ((clusterOptions.Cluster.GetIdentityError(definition.Prefix) ?? clusterOptions.Cluster.GetValidationError(definition.Prefix)) is { } error)
+            {
+                throw new InvalidOperationException($"Authentication scheme '{name}': {error}");
+            }
+
+            var keys = new SigningKeySource(sourceName, CreateRetriever(clusterOptions), clusterOptions, options.TimeProvider, logger, telemetry);
+            registry.Add(sourceName, keys);
+            var validator = new KubernetesTokenValidator(clusterOptions, name, keys, options.TimeProvider);
+            var reviewer = services.GetService<ITokenReviewerFactory>()?.Create(sourceName, clusterOptions);
+
+            // The scheme's own cluster uses the view client registered for the scheme; a cluster of Clusters
+            // (known only now, from configuration) gets a client trusting its own files.
+            var view = services.GetService<ClusterViewFactory>() is not { } views ? null
+                : ReferenceEquals(clusterOptions, options) ? views.Create(name, clusterOptions)
+                : views.CreateWithOwnClient(sourceName, clusterOptions);
+            var cluster = new ClusterRuntime(definition.Name, name, clusterOptions, keys, validator, reviewer, view);
+            if (cache is not null)
+            {
+                keys.KeySetChanged += (_, removed) =>
                 {
-                    // A revoked key must not live on in the cache; entries also carry the trust epoch.
-                    var dropped = cache.Clear();
-                    Log.ValidationCacheInvalidated(logger, name, dropped);
-                }
-            };
+                    if (removed)
+                    {
+                        // A revoked key must not live on in the cache; entries also carry the trust epoch.
+                        var dropped = single ? cache.Clear() : cache.Clear(cluster);
+                        Log.ValidationCacheInvalidated(logger, sourceName, dropped);
+                    }
+                };
+            }
+
+            clusters.Add(cluster);
         }
 
-        var reviewer = services.GetService<ITokenReviewerFactory>()?.Create(name, options);
-        var view = services.GetService<ClusterViewFactory>()?.Create(name, options);
-        return new SchemeRuntime(keys, validator, cache, reviewer, view);
+        return new SchemeRuntime(clusters, cache);
     }
 
     /// <summary>Where the keys come from: the application's configuration manager, a key file, keys given in code, or (the default) discovery and JWKS.</summary>

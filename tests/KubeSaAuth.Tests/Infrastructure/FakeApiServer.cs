@@ -122,6 +122,14 @@ internal sealed class FakeApiServer : IDisposable
         }
     }
 
+    /// <summary>Points one cluster of a scheme at this server (plain HTTP allowed).</summary>
+    public void Configure(KubernetesClusterOptions cluster)
+    {
+        cluster.Issuer = Issuer.Issuer;
+        cluster.MetadataAddress = MetadataAddress;
+        cluster.RequireHttpsMetadata = false;
+    }
+
     /// <summary>Lets every held request go on (answering as <see cref="Mode"/> then says) and re-arms the gate.</summary>
     public void ReleaseHanging()
     {
