@@ -37,6 +37,9 @@ internal static class InspectCommand
           --allow-http         allow plain-HTTP discovery and JWKS (RequireHttpsMetadata = false)
 
         Exit code: 0 accepted, 1 refused, 2 usage or input error.
+
+        Also: kubesa dev-issuer [--port N]   a stand-in cluster issuer on 127.0.0.1 that mints tokens
+                                             for trying an app by hand (kubesa dev-issuer --help)
         """;
 
     public static async Task<int> RunAsync(string[] args, TextReader input, TextWriter output, TextWriter error, CancellationToken cancellationToken, HttpMessageHandler? handler = null)

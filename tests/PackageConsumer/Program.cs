@@ -57,5 +57,8 @@ foreach (var (name, token, expected) in checks)
 }
 
 await app.StopAsync();
+
+// WebApplicationFactory comes with KubeSaAuth.Testing (docs/testing.md): this project references no Microsoft.AspNetCore.Mvc.Testing.
+Console.WriteLine($"WebApplicationFactory from {typeof(Microsoft.AspNetCore.Mvc.Testing.WebApplicationFactory<>).Assembly.GetName().Name}, through KubeSaAuth.Testing");
 Console.WriteLine($"package consumer (KubeSaAuth {typeof(KubernetesServiceAccountOptions).Assembly.GetName().Version}): {(failed == 0 ? "passed" : $"{failed} check(s) failed")}");
 return failed == 0 ? 0 : 1;

@@ -4,7 +4,7 @@
 // <doc>
 using System.Net;
 using KubeSaAuth.Testing;                 // package KubeSaAuth.Testing
-using Microsoft.AspNetCore.Mvc.Testing;   // package Microsoft.AspNetCore.Mvc.Testing
+using Microsoft.AspNetCore.Mvc.Testing;   // WebApplicationFactory: comes with KubeSaAuth.Testing
 // </doc>
 
 namespace KubeSaAuth.Tests.TestKit;
