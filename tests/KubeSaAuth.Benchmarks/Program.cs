@@ -15,6 +15,7 @@ using Perfolizer.Horology;
 //   dotnet run -c Release --project tests/KubeSaAuth.Benchmarks -- --quick      every benchmark, short: under a minute
 //   dotnet run -c Release --project tests/KubeSaAuth.Benchmarks -- --flood 20000  memory under N unique valid tokens
 //   dotnet run -c Release --project tests/KubeSaAuth.Benchmarks -- --paired 61   JwtBearer and KubeSaAuth in alternating batches (robust ratios on a shared machine)
+//   dotnet run -c Release --project tests/KubeSaAuth.Benchmarks -- --clusters 21  1/10/100 clusters in one scheme vs as many schemes, floor and JwtBearer beside
 //   dotnet run -c Release --project tests/KubeSaAuth.Benchmarks -- --profile-miss  where a first-seen token's time goes, layer by layer
 //   dotnet run -c Release --project tests/KubeSaAuth.Benchmarks -- --profile-hit   where a repeated token's request time goes
 //   dotnet run -c Release --project tests/KubeSaAuth.Benchmarks -- --alloc      bytes allocated per cached request by the handler
@@ -71,6 +72,14 @@ if (pairedAt >= 0)
     var rounds = pairedAt + 1 < arguments.Count && int.TryParse(arguments[pairedAt + 1], CultureInfo.InvariantCulture, out var n) ? n : 61;
     await PairedMeasurement.RunAsync(rounds);
     await AllocationMeasurement.RunAsync();
+    return 0;
+}
+
+var clustersAt = arguments.IndexOf("--clusters");
+if (clustersAt >= 0)
+{
+    var rounds = clustersAt + 1 < arguments.Count && int.TryParse(arguments[clustersAt + 1], CultureInfo.InvariantCulture, out var n) ? n : 21;
+    await ClusterMeasurement.RunAsync(rounds);
     return 0;
 }
 

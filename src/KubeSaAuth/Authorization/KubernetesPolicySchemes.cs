@@ -13,13 +13,18 @@ namespace KubeSaAuth.Authorization;
 /// Kubernetes requirement (the builder helpers make those) would otherwise authenticate with the default
 /// scheme — and, without one, fail with a 500 ("No authenticationScheme was specified") on its challenge.
 /// Here it gets the schemes of the clusters it names (<c>ClusterName</c>, default the scheme name), or
-/// every Kubernetes scheme when it names none. A policy that names its schemes is left as it is.
+/// every Kubernetes scheme when it names none. Any other policy that names no scheme (plain <c>[Authorize]</c>,
+/// <c>RequireAuthorization()</c>, <c>[Authorize(Roles = ...)]</c>) authenticates with every Kubernetes scheme when
+/// the application has no default scheme, or when its default is a Kubernetes scheme: with several clusters, a
+/// caller of any of them is who it is, and there is no default to fall back to (500). A policy that names its
+/// schemes, or that a non-Kubernetes default scheme serves, is left as it is.
 /// </summary>
 internal sealed class KubernetesPolicySchemes(IAuthenticationSchemeProvider schemes, IOptionsMonitor<KubernetesServiceAccountOptions> options)
 {
     // Policies are few and long-lived (the authorization middleware caches each endpoint's combined policy).
     private readonly ConditionalWeakTable<AuthorizationPolicy, AuthorizationPolicy> _resolved = [];
     private volatile (string Scheme, string Cluster)[]? _kubernetes;
+    private volatile string[]? _forPlainPolicies;
 
     /// <summary>The Kubernetes schemes of <paramref name="cluster"/>, or all of them when it is <see langword="null"/> (or names no registered cluster).</summary>
     public async ValueTask<string[]> ForClusterAsync(string? cluster)
@@ -51,6 +56,10 @@ internal sealed class KubernetesPolicySchemes(IAuthenticationSchemeProvider sche
                 resolved = new AuthorizationPolicy(policy.Requirements, schemeNames);
             }
         }
+        else if (await ForPlainPoliciesAsync().ConfigureAwait(false) is { Length: > 0 } kubernetes)
+        {
+            resolved = new AuthorizationPolicy(policy.Requirements, kubernetes);
+        }
 
         // Also remembered when unchanged, so that a policy of other requirements is scanned once.
         return _resolved.GetValue(policy, _ => resolved);
@@ -74,7 +83,7 @@ internal sealed class KubernetesPolicySchemes(IAuthenticationSchemeProvider sche
             return [];
         }
 
-        return [.. all.Select(k => k.Scheme).Where(s => !policy.AuthenticationSchemes.Contains(s, StringComparer.Ordinal))];
+        return [.. all.Select(k => k.Scheme).Distinct().Where(s => !policy.AuthenticationSchemes.Contains(s, StringComparer.Ordinal))];
     }
 
     /// <summary>
@@ -130,7 +139,7 @@ internal sealed class KubernetesPolicySchemes(IAuthenticationSchemeProvider sche
     {
         if (clusters is not null)
         {
-            var matching = all.Where(k => clusters.Contains(k.Cluster)).Select(k => k.Scheme).ToArray();
+            var matching = all.Where(k => clusters.Contains(k.Cluster)).Select(k => k.Scheme).Distinct().ToArray();
             if (matching.Length > 0)
             {
                 return matching;
@@ -141,7 +150,7 @@ internal sealed class KubernetesPolicySchemes(IAuthenticationSchemeProvider sche
             // back to a default scheme that may not exist (500).
         }
 
-        return [.. all.Select(k => k.Scheme)];
+        return [.. all.Select(k => k.Scheme).Distinct()];
     }
 
     private async ValueTask<(string Scheme, string Cluster)[]> GetKubernetesAsync()
@@ -154,16 +163,43 @@ internal sealed class KubernetesPolicySchemes(IAuthenticationSchemeProvider sche
         var registered = await schemes.GetAllSchemesAsync().ConfigureAwait(false);
         var kubernetes = registered
             .Where(s => s.HandlerType == typeof(KubernetesServiceAccountHandler))
-            .Select(s => (s.Name, ClusterOf(s.Name)))
+            .SelectMany(s => ClustersOf(s.Name).Select(cluster => (s.Name, cluster)))
             .ToArray();
         _kubernetes = kubernetes;
         return kubernetes;
     }
 
-    private string ClusterOf(string scheme)
+    /// <summary>
+    /// The schemes a policy naming none authenticates with: every Kubernetes scheme when there is no default
+    /// scheme or the default is a Kubernetes one; else none (the default scheme serves it, as ASP.NET Core does).
+    /// </summary>
+    private async ValueTask<string[]> ForPlainPoliciesAsync()
     {
-        // As the validator names the identity's cluster (Tokens/KubernetesTokenValidator).
-        var clusterName = options.Get(scheme).ClusterName;
-        return string.IsNullOrWhiteSpace(clusterName) ? scheme : clusterName;
+        if (_forPlainPolicies is { } known)
+        {
+            return known;
+        }
+
+        var all = await GetKubernetesAsync().ConfigureAwait(false);
+        var defaultScheme = await schemes.GetDefaultAuthenticateSchemeAsync().ConfigureAwait(false);
+        string[] forPlain = defaultScheme is null || defaultScheme.HandlerType == typeof(KubernetesServiceAccountHandler)
+            ? [.. all.Select(k => k.Scheme).Distinct()]
+            : [];
+        _forPlainPolicies = forPlain;
+        return forPlain;
+    }
+
+    private IEnumerable<string> ClustersOf(string scheme)
+    {
+        // As the validator names the identity's cluster (ClusterName, default the scheme name; or each of Clusters).
+        try
+        {
+            return options.Get(scheme).GetClusters(scheme).Select(c => c.Name);
+        }
+        catch (InvalidOperationException)
+        {
+            // Misconfigured: its own handler reports it; named by the scheme here.
+            return [scheme];
+        }
     }
 }

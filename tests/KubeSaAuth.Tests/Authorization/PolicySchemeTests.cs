@@ -199,6 +199,79 @@ public sealed class PolicySchemeTests
         Assert.Equal(HttpStatusCode.OK, good.StatusCode);
     }
 
+    [Theory]
+    [MemberData(nameof(DefaultSchemes))]
+    public async Task Plain_Authorize_admits_a_caller_of_every_cluster_and_challenges_without_a_token(string? defaultScheme)
+    {
+        var clusters = IssuerRoutingTests.Clusters(2);
+        await using var host = await ClustersHost.StartAsync(
+            [.. clusters.Keys],
+            (name, o) => clusters[name].Configure(o, inProcess: true),
+            map: app =>
+            {
+                app.MapGet("/attribute", () => "ok").WithMetadata(new AuthorizeAttribute());
+                app.MapGet("/require", () => "ok").RequireAuthorization();
+            },
+            defaultScheme: defaultScheme);
+
+        foreach (var path in new[] { "/attribute", "/require" })
+        {
+            Assert.Equal(HttpStatusCode.OK, await StatusAsync(host, path, clusters["cluster-a"].CreateToken("team-x")));
+            Assert.Equal(HttpStatusCode.OK, await StatusAsync(host, path, clusters["cluster-b"].CreateToken("team-x")));
+            using var none = await host.GetAsync(path, token: null);
+            Assert.Equal(HttpStatusCode.Unauthorized, none.StatusCode);
+            Assert.Equal("Bearer", Assert.Single(none.Headers.WwwAuthenticate).Scheme);
+            using var bad = await host.GetAsync(path, "not-a-jwt");
+            Assert.Equal(HttpStatusCode.Unauthorized, bad.StatusCode);
+        }
+    }
+
+    [Theory]
+    [MemberData(nameof(DefaultSchemes))]
+    public async Task Authorize_with_Roles_admits_the_namespace_group_of_every_cluster_and_forbids_the_others(string? defaultScheme)
+    {
+        var clusters = IssuerRoutingTests.Clusters(2);
+        await using var host = await ClustersHost.StartAsync(
+            [.. clusters.Keys],
+            (name, o) => clusters[name].Configure(o, inProcess: true),
+            map: app => app.MapGet("/ops", () => "ok").WithMetadata(new AuthorizeAttribute { Roles = "system:serviceaccounts:ops" }),
+            defaultScheme: defaultScheme);
+
+        Assert.Equal(HttpStatusCode.OK, await StatusAsync(host, "/ops", clusters["cluster-a"].CreateToken("ops")));
+        Assert.Equal(HttpStatusCode.OK, await StatusAsync(host, "/ops", clusters["cluster-b"].CreateToken("ops")));
+        Assert.Equal(HttpStatusCode.Forbidden, await StatusAsync(host, "/ops", clusters["cluster-b"].CreateToken("team-x")));
+        using var none = await host.GetAsync("/ops", token: null);
+        Assert.Equal(HttpStatusCode.Unauthorized, none.StatusCode);
+    }
+
+    [Fact]
+    public async Task Plain_Authorize_in_one_scheme_of_several_clusters_admits_each_cluster()
+    {
+        var clusters = IssuerRoutingTests.Clusters(3);
+        await using var host = await ClustersHost.StartAsync(
+            ["k8s"],
+            (_, o) =>
+            {
+                foreach (var (name, issuer) in clusters)
+                {
+                    o.Clusters.Add(name, c => issuer.ConfigureCluster(c, inProcess: true));
+                }
+
+                o.Audiences.Add("my-api");
+            },
+            map: app =>
+            {
+                app.MapGet("/require", () => "ok").RequireAuthorization();
+                ClustersHost.MapGuarded(app, "/b", "namespace:team-x@cluster-b");
+            });
+
+        foreach (var (name, issuer) in clusters)
+        {
+            Assert.Equal(HttpStatusCode.OK, await StatusAsync(host, "/require", issuer.CreateToken("team-x")));
+            Assert.Equal(name == "cluster-b" ? HttpStatusCode.OK : HttpStatusCode.Forbidden, await StatusAsync(host, "/b", issuer.CreateToken("team-x")));
+        }
+    }
+
     private static readonly string[] Paths = ["/named", "/inline"];
 
     private static async Task<HttpStatusCode> StatusAsync(ClustersHost host, string path, KubernetesTokenBuilder token)

@@ -11,6 +11,8 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Testing;
+using Microsoft.IdentityModel.Protocols;
+using Microsoft.IdentityModel.Protocols.OpenIdConnect;
 using Microsoft.IdentityModel.Tokens;
 using WireMock.RequestBuilders;
 using WireMock.ResponseBuilders;
@@ -157,6 +159,30 @@ public sealed class WeakKeyTests : IDisposable
 
         Assert.Equal((HttpStatusCode)status, outcome.Status);
         Assert.Equal(status == 200 ? null : KubernetesTokenFailureReason.WeakKey, outcome.Reason);
+    }
+
+    [Fact]
+    public async Task An_RSA_key_under_2048_bits_from_a_ConfigurationManager_verifies_no_token()
+    {
+        var time = KeyRefreshTests.NewClock();
+        using var api = new FakeApiServer(time);
+        using var weak = RsaKey.Create(1024);
+        using var strong = RsaKey.Create(2048);
+        var configuration = new OpenIdConnectConfiguration { Issuer = api.Issuer.Issuer, JsonWebKeySet = new JsonWebKeySet(Jwks(weak.Jwk, strong.Jwk)) };
+        await using var host = await KeysTestHost.StartAsync(time, o =>
+        {
+            o.Issuer = api.Issuer.Issuer;
+            o.Audiences.Add("my-api");
+            o.ConfigurationManager = new StaticConfigurationManager<OpenIdConnectConfiguration>(configuration);
+        }, services: Diagnostics);
+        var payload = Payload(api);
+
+        var refused = await host.SendAsync(weak.Sign(payload));
+        var accepted = await host.SendAsync(strong.Sign(payload));
+
+        Assert.Equal(KubernetesTokenFailureReason.WeakKey, refused.Reason);
+        Assert.Equal(HttpStatusCode.OK, accepted.Status);
+        Assert.Equal(0, api.TotalRequests);
     }
 
     [Theory]
