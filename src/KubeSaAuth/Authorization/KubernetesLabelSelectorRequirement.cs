@@ -13,7 +13,7 @@ namespace KubeSaAuth.Authorization;
 /// (view off, RBAC refused, namespace not watched, token not bound to a Pod) match nothing: the policy refuses (403).
 /// </summary>
 internal sealed class KubernetesLabelSelectorRequirement(LabelTarget target, LabelSelector selector, string? cluster)
-    : AuthorizationHandler<KubernetesLabelSelectorRequirement>, IAuthorizationRequirement
+    : AuthorizationHandler<KubernetesLabelSelectorRequirement>, IKubernetesIdentityRequirement
 {
     public LabelTarget Target { get; } = target;
 
@@ -66,32 +66,8 @@ internal sealed class KubernetesLabelSelectorRequirement(LabelTarget target, Lab
         return Task.CompletedTask;
     }
 
-    private static void Handle(AuthorizationHandlerContext context, KubernetesLabelSelectorRequirement requirement)
-    {
-        // Several Kubernetes schemes may have authenticated (several clusters): any one may satisfy it.
-        if (context.User.Identities is IReadOnlyList<System.Security.Claims.ClaimsIdentity> identities)
-        {
-            for (var i = 0; i < identities.Count; i++)
-            {
-                if (identities[i] is KubernetesClaimsIdentity { IsAuthenticated: true } kubernetes && requirement.IsSatisfiedBy(kubernetes.ServiceAccount))
-                {
-                    context.Succeed(requirement);
-                    return;
-                }
-            }
-
-            return;
-        }
-
-        foreach (var identity in context.User.Identities)
-        {
-            if (identity is KubernetesClaimsIdentity { IsAuthenticated: true } kubernetes && requirement.IsSatisfiedBy(kubernetes.ServiceAccount))
-            {
-                context.Succeed(requirement);
-                return;
-            }
-        }
-    }
+    private static void Handle(AuthorizationHandlerContext context, KubernetesLabelSelectorRequirement requirement) =>
+        KubernetesIdentityRequirement.Handle(context, requirement);
 
     public override string ToString() =>
         $"Kubernetes {(Target == LabelTarget.Namespace ? "namespace" : "Pod")} labels matching '{Selector.Text}'{(Cluster is null ? string.Empty : $" of cluster '{Cluster}'")}";

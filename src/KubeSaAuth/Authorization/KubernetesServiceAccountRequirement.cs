@@ -11,7 +11,7 @@ namespace KubeSaAuth.Authorization;
 /// optionally, service-account name and cluster) match. Only identities issued by this library's
 /// handler count: claims of the same names from another scheme do not satisfy it.
 /// </summary>
-public sealed class KubernetesServiceAccountRequirement : AuthorizationHandler<KubernetesServiceAccountRequirement>, IAuthorizationRequirement
+public sealed class KubernetesServiceAccountRequirement : AuthorizationHandler<KubernetesServiceAccountRequirement>, IAuthorizationRequirement, IKubernetesIdentityRequirement
 {
     /// <summary>Creates the requirement.</summary>
     /// <param name="namespacePattern">A namespace, or a prefix ending with <c>*</c> (<c>team-*</c>); <c>*</c> alone admits every namespace.</param>
@@ -94,32 +94,8 @@ public sealed class KubernetesServiceAccountRequirement : AuthorizationHandler<K
         return Task.CompletedTask;
     }
 
-    private static void Handle(AuthorizationHandlerContext context, KubernetesServiceAccountRequirement requirement)
-    {
-        // Several Kubernetes schemes may have authenticated (several clusters): any one may satisfy it.
-        if (context.User.Identities is IReadOnlyList<System.Security.Claims.ClaimsIdentity> identities)
-        {
-            for (var i = 0; i < identities.Count; i++)
-            {
-                if (identities[i] is KubernetesClaimsIdentity { IsAuthenticated: true } kubernetes && requirement.IsSatisfiedBy(kubernetes.ServiceAccount))
-                {
-                    context.Succeed(requirement);
-                    return;
-                }
-            }
-
-            return;
-        }
-
-        foreach (var identity in context.User.Identities)
-        {
-            if (identity is KubernetesClaimsIdentity { IsAuthenticated: true } kubernetes && requirement.IsSatisfiedBy(kubernetes.ServiceAccount))
-            {
-                context.Succeed(requirement);
-                return;
-            }
-        }
-    }
+    private static void Handle(AuthorizationHandlerContext context, KubernetesServiceAccountRequirement requirement) =>
+        KubernetesIdentityRequirement.Handle(context, requirement);
 
     /// <inheritdoc />
     public override string ToString() =>
