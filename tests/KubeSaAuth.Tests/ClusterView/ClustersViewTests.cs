@@ -4,6 +4,8 @@
 using System.Net;
 using KubeSaAuth.Testing;
 using KubeSaAuth.Tests.Infrastructure;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
 
 namespace KubeSaAuth.Tests.ClusterView;
 
@@ -163,6 +165,123 @@ public sealed class ClustersViewTests : IAsyncLifetime
         Assert.Equal(HttpStatusCode.Forbidden, prodB.StatusCode);
         Assert.True(_serverA.GetRequestCount("list", KubernetesTestResource.Namespaces) > 0);
         Assert.True(_serverB.GetRequestCount("list", KubernetesTestResource.Namespaces) > 0);
+    }
+
+    [Fact]
+    public async Task A_scheme_level_ClusterView_Enabled_is_the_default_of_every_cluster_each_watching_its_own_api_server()
+    {
+        ClusterViewHost.SeedShop(_serverA, namespaceLabels: new Dictionary<string, string> { ["env"] = "prod" });
+        ClusterViewHost.SeedShop(_serverB, namespaceLabels: new Dictionary<string, string> { ["env"] = "staging" });
+        const string prefix = $"Authentication:Schemes:{ClustersViewHost.Scheme}:";
+        var configuration = new Dictionary<string, string?>
+        {
+            [prefix + "ClusterView:Enabled"] = "true",
+            [prefix + "Clusters:a:ClusterView:ApiServer"] = _serverA.BaseAddress.ToString(),
+            [prefix + "Clusters:b:ClusterView:ApiServer"] = _serverB.BaseAddress.ToString(),
+        };
+        await using var host = await ClustersViewHost.StartAsync(
+            o =>
+            {
+                o.Audiences.Add("my-api");
+                o.Clusters.Add("a", c => _issuerA.ConfigureCluster(c, inProcess: true));
+                o.Clusters.Add("b", c => _issuerB.ConfigureCluster(c, inProcess: true));
+            },
+            configuration);
+
+        using var prodA = await host.GetAsync("/prod", ClustersViewHost.Token(_issuerA, _serverA));
+        using var prodB = await host.GetAsync("/prod", ClustersViewHost.Token(_issuerB, _serverB));
+
+        Assert.Equal(_serverA.BaseAddress, host.View("a").Client.ApiServer);
+        Assert.Equal(_serverB.BaseAddress, host.View("b").Client.ApiServer);
+        Assert.Equal(HttpStatusCode.OK, prodA.StatusCode);
+        Assert.Equal(HttpStatusCode.Forbidden, prodB.StatusCode);
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public void A_cluster_whose_view_names_no_api_server_is_a_start_error_naming_its_key(bool enabledAtSchemeLevel)
+    {
+        // Cluster b's view would otherwise watch the in-cluster API server, the service's own cluster (here a's):
+        // b's Pods are not there, so every caller of b would be refused.
+        var error = StartError(o =>
+        {
+            o.ClusterView.Enabled = enabledAtSchemeLevel;
+            o.Clusters.Add("a", c =>
+            {
+                c.InCluster = true;
+                c.ClusterView.Enabled = true;
+            });
+            o.Clusters.Add("b", c =>
+            {
+                c.Issuer = "https://b.example";
+                c.ClusterView.Enabled = true;
+            });
+        });
+
+        Assert.NotNull(error);
+        Assert.Contains("'Clusters:b:ClusterView:Enabled' option is on", error, StringComparison.Ordinal);
+        Assert.Contains("set 'Clusters:b:ClusterView:ApiServer'", error, StringComparison.Ordinal);
+        Assert.Equal(enabledAtSchemeLevel, error.Contains("inherited from the scheme-level 'ClusterView:Enabled'", StringComparison.Ordinal));
+        Assert.DoesNotContain("'Clusters:a:", error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_cluster_whose_view_has_its_own_api_server_or_is_in_cluster_starts()
+    {
+        var error = StartError(o =>
+        {
+            o.ClusterView.Enabled = true;
+            o.Clusters.Add("a", c => c.InCluster = true);
+            o.Clusters.Add("b", c =>
+            {
+                c.Issuer = "https://b.example";
+                c.ClusterView.ApiServer = "https://b-api.example:6443";
+            });
+            o.Clusters.Add("c", c =>
+            {
+                c.Issuer = "https://c.example";
+                c.TokenReview.ApiServer = "https://c-api.example:6443";
+            });
+        });
+
+        Assert.Null(error);
+    }
+
+    [Fact]
+    public void A_clusters_plain_http_view_api_server_is_a_start_error_naming_its_key()
+    {
+        var error = StartError(o => o.Clusters.Add("b", c =>
+        {
+            c.Issuer = "https://b.example";
+            c.ClusterView.Enabled = true;
+            c.ClusterView.ApiServer = "http://b-api.example:6443";
+        }));
+
+        Assert.NotNull(error);
+        Assert.Contains("'Clusters:b:ClusterView:ApiServer' option ('http://b-api.example:6443') must use HTTPS, or set 'Clusters:b:RequireHttpsMetadata' to false", error, StringComparison.Ordinal);
+    }
+
+    /// <summary>What ValidateOnStart says when the host starts, or <see langword="null"/>.</summary>
+    private static string? StartError(Action<KubernetesServiceAccountOptions> configure)
+    {
+        var services = new ServiceCollection();
+        services.AddLogging();
+        services.AddAuthentication().AddKubernetesServiceAccount(ClustersViewHost.Scheme, o =>
+        {
+            o.Audiences.Add("my-api");
+            configure(o);
+        });
+        using var provider = services.BuildServiceProvider();
+        try
+        {
+            provider.GetRequiredService<IOptionsMonitor<KubernetesServiceAccountOptions>>().Get(ClustersViewHost.Scheme);
+            return null;
+        }
+        catch (Exception ex) when (ex is InvalidOperationException or OptionsValidationException)
+        {
+            return ex.Message;
+        }
     }
 
     private Task<ClustersViewHost> StartAsync() => ClustersViewHost.StartAsync(o =>
