@@ -608,6 +608,14 @@ public sealed class KubernetesTestApiServer : IAsyncDisposable
                 }
 
                 _watchers.Add(watcher);
+
+                // An outage that began after this request passed its check above: SimulateOutage counts first and
+                // then cuts the registered watches under this lock, so either it cut this one or this sees the count.
+                if (Volatile.Read(ref _outage) > 0)
+                {
+                    watcher.Cut = true;
+                    watcher.Lines.Writer.TryComplete();
+                }
             }
         }
 

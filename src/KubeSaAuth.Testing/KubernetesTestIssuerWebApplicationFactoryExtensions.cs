@@ -41,6 +41,23 @@ public static class KubernetesTestIssuerWebApplicationFactoryExtensions
         return factory.WithWebHostBuilder(builder => builder.ConfigureTestServices(services => services.AddKubernetesTestIssuer(issuer, authenticationScheme)));
     }
 
+    /// <summary>
+    /// Returns a factory whose application's cluster view reads <paramref name="apiServer"/>: <c>ClusterView:Enabled</c>,
+    /// <c>ClusterView:ApiServer</c> and plain HTTP (<see cref="KubernetesTestApiServer.Configure"/>), for label policies and revocation.
+    /// </summary>
+    /// <typeparam name="TEntryPoint">The application's entry point.</typeparam>
+    /// <param name="factory">The factory.</param>
+    /// <param name="apiServer">The stand-in API server, started (<see cref="KubernetesTestApiServer.StartAsync"/>).</param>
+    /// <param name="authenticationScheme">The scheme; default <see cref="KubernetesServiceAccountDefaults.AuthenticationScheme"/>.</param>
+    /// <returns>The new factory (dispose it; the original is left unchanged).</returns>
+    public static WebApplicationFactory<TEntryPoint> WithKubernetesTestApiServer<TEntryPoint>(this WebApplicationFactory<TEntryPoint> factory, KubernetesTestApiServer apiServer, string authenticationScheme = KubernetesServiceAccountDefaults.AuthenticationScheme)
+        where TEntryPoint : class
+    {
+        ArgumentNullException.ThrowIfNull(factory);
+        ArgumentNullException.ThrowIfNull(apiServer);
+        return factory.WithWebHostBuilder(builder => builder.ConfigureTestServices(services => services.PostConfigure<KubernetesServiceAccountOptions>(authenticationScheme, apiServer.Configure)));
+    }
+
     /// <summary>Creates a client that sends <c>Authorization: Bearer {token}</c> with every request.</summary>
     /// <typeparam name="TEntryPoint">The application's entry point.</typeparam>
     /// <param name="factory">The factory.</param>

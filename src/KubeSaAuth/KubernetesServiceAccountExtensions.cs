@@ -106,8 +106,11 @@ public static class KubernetesServiceAccountExtensions
 
     /// <summary>
     /// Adds a readiness check of a scheme's cluster view (<c>ClusterView:Enabled</c>): Healthy when complete and
-    /// watching; Degraded while disconnected or listing, or when RBAC refuses some verbs (named); Unhealthy (or
-    /// <paramref name="failureStatus"/>) when RBAC refuses every one. Map it to a readiness endpoint, not to liveness.
+    /// watching; Degraded while disconnected (since when) or not yet listed, or when RBAC refuses some verbs (named:
+    /// <c>list pods</c>); Unhealthy (or <paramref name="failureStatus"/>) when RBAC refuses every one. A scheme of
+    /// several clusters (<c>Clusters</c>) is reported cluster by cluster (data <c>cluster:{name}</c>, each reason
+    /// named) with the worst status; a cluster whose view is off is named as not enabled and counts as healthy.
+    /// Map it to a readiness endpoint, not to liveness.
     /// </summary>
     /// <param name="builder">The health checks builder.</param>
     /// <param name="authenticationScheme">The scheme; default <see cref="KubernetesServiceAccountDefaults.AuthenticationScheme"/>.</param>

@@ -27,7 +27,9 @@ public sealed class KubernetesClusterViewOptions
     /// trusts <c>BackchannelCaCertificatePath</c> and sends the token of <c>BackchannelTokenPath</c>).
     /// </summary>
     /// <value>Default <see langword="null"/>: <c>TokenReview:ApiServer</c> when set, else the in-cluster API server
-    /// (the Pod's own token and <c>ca.crt</c>).</value>
+    /// (the Pod's own token and <c>ca.crt</c>). A cluster of <c>Clusters</c> gets the in-cluster API server only when
+    /// it is <c>InCluster</c>; otherwise one of the two must be set (a start error names the key). Never inherited
+    /// from the scheme level.</value>
     public string? ApiServer { get; set; }
 
     /// <summary>

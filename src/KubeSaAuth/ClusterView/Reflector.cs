@@ -41,6 +41,7 @@ internal sealed class Reflector
     private volatile string? _error;
     private volatile string? _forbidden;
     private volatile bool _watching;
+    private long _downSince;
 
     public Reflector(string resource, string? @namespace, MetadataClient client, ObjectStore store, StringPool pool, KubernetesClusterViewOptions options, TimeSpan requestTimeout, TimeProvider time, ILogger logger, string cluster)
     {
@@ -84,6 +85,12 @@ internal sealed class Reflector
     /// <summary>The verb refused by RBAC (<c>list</c>, <c>watch</c>), with the API server's message; cleared by the next success.</summary>
     public string? Forbidden => _forbidden;
 
+    /// <summary>
+    /// When the current run of failures (errors or RBAC refusals) began, by the view's clock; <see langword="null"/>
+    /// while the last attempt succeeded. Kept across retries, so it says how long the view has been down.
+    /// </summary>
+    public DateTimeOffset? DownSince => Volatile.Read(ref _downSince) is var ticks and not 0 ? new DateTimeOffset(ticks, TimeSpan.Zero) : null;
+
     /// <summary>LISTs made (each relist counts once, however many pages).</summary>
     public int Lists => Volatile.Read(ref _lists);
 
@@ -108,12 +115,14 @@ internal sealed class Reflector
                     _error = null;
                     _forbidden = null;
                     _store.SetRefused(Namespace, false);
+                    Volatile.Write(ref _downSince, 0);
                 }
 
                 verb = "watch";
                 var endedAtOnce = await WatchAsync(cancellationToken).ConfigureAwait(false);
                 _error = null;
                 _forbidden = null;
+                Volatile.Write(ref _downSince, 0);
                 if (!endedAtOnce)
                 {
                     // The server closed the watch (timeoutSeconds, a restart): resume at once from the last resourceVersion.
@@ -142,6 +151,7 @@ internal sealed class Reflector
                 _store.SetRefused(Namespace, true);
                 _forbidden = $"{verb} {Resource}" + (Namespace is null ? string.Empty : $" in namespace '{Namespace}'");
                 _error = ex.Message;
+                MarkDown();
                 _firstAttempt.TrySetResult();
                 ClusterViewLog.ViewForbidden(_logger, _cluster, verb, Resource, Namespace ?? "(all namespaces)", ex.Message);
                 await DelayAsync(MaxBackoff, cancellationToken).ConfigureAwait(false);
@@ -150,6 +160,7 @@ internal sealed class Reflector
             {
                 _watching = false;
                 _error = ex is OperationCanceledException ? "no answer in time" : ex.Message;
+                MarkDown();
                 _firstAttempt.TrySetResult();
                 ClusterViewLog.ViewDisconnected(_logger, _cluster, Description, _error, backoff);
                 await DelayAsync(backoff, cancellationToken).ConfigureAwait(false);
@@ -318,6 +329,9 @@ internal sealed class Reflector
             // Stopping: the loop ends.
         }
     }
+
+    /// <summary>Notes when the failures began (the first of a run only).</summary>
+    private void MarkDown() => Interlocked.CompareExchange(ref _downSince, Math.Max(1, _time.GetUtcNow().UtcTicks), 0);
 
     private static TimeSpan Next(TimeSpan backoff) => backoff * 2 < MaxBackoff ? backoff * 2 : MaxBackoff;
 }

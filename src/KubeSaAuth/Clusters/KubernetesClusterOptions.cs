@@ -342,7 +342,40 @@ public class KubernetesClusterOptions
             return $"The '{prefix}{nameof(ServiceAccountDirectory)}' option must name a directory.";
         }
 
-        return TokenReview.GetValidationError(prefix + nameof(TokenReview) + ":") ?? ClusterView.GetValidationError(prefix + nameof(ClusterView) + ":");
+        if ((TokenReview.GetValidationError(prefix + nameof(TokenReview) + ":") ?? ClusterView.GetValidationError(prefix + nameof(ClusterView) + ":")) is { } partError)
+        {
+            return partError;
+        }
+
+        // The view sends this cluster's token to its API server: over HTTPS, as the backchannel (checked here, so that
+        // the message names the cluster's key rather than failing when the view starts).
+        if (ClusterView.Enabled && Uri.TryCreate(ClusterView.ApiServer, UriKind.Absolute, out var viewServer)
+            && viewServer.Scheme != Uri.UriSchemeHttps && (RequireHttpsMetadata || viewServer.Scheme != Uri.UriSchemeHttp))
+        {
+            return $"The '{prefix}{nameof(ClusterView)}:{nameof(ClusterView.ApiServer)}' option ('{ClusterView.ApiServer}') must use HTTPS, or set '{prefix}{nameof(RequireHttpsMetadata)}' to false (development only).";
+        }
+
+        return null;
+    }
+
+    /// <summary>
+    /// For a cluster of <c>Clusters</c> (<paramref name="prefix"/> <c>Clusters:{name}:</c>) whose view is on: the error
+    /// when it names no API server for the view. The view's last default, the in-cluster API server, is the cluster the
+    /// service runs in: for another cluster it would list the wrong Pods, and refuse every caller of this one (its Pods
+    /// are not there: a GET answers 404). So a cluster of <c>Clusters</c> gets it only when it is <see cref="InCluster"/>.
+    /// </summary>
+    internal string? GetClusterViewServerError(string prefix, bool enabledAtSchemeLevel)
+    {
+        if (!ClusterView.Enabled || InCluster || !string.IsNullOrWhiteSpace(ClusterView.ApiServer) || !string.IsNullOrWhiteSpace(TokenReview.ApiServer))
+        {
+            return null;
+        }
+
+        var inherited = enabledAtSchemeLevel ? $" (inherited from the scheme-level '{nameof(ClusterView)}:{nameof(ClusterView.Enabled)}')" : string.Empty;
+        return $"The '{prefix}{nameof(ClusterView)}:{nameof(ClusterView.Enabled)}' option is on{inherited}, but the cluster names no API server for its view: "
+            + $"set '{prefix}{nameof(ClusterView)}:{nameof(ClusterView.ApiServer)}' (with '{prefix}{nameof(BackchannelCaCertificatePath)}' and '{prefix}{nameof(BackchannelTokenPath)}'), "
+            + $"or '{prefix}{nameof(InCluster)}' when the service runs in that cluster, or set '{prefix}{nameof(ClusterView)}:{nameof(ClusterView.Enabled)}' to false. "
+            + "The in-cluster API server is the service's own cluster: its view would refuse every caller of another cluster.";
     }
 
     private string? GetConfigurationManagerError(string prefix)

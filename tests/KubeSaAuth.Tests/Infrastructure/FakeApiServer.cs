@@ -157,6 +157,11 @@ internal sealed class FakeApiServer : IDisposable
             ["Authentication:Schemes:KubernetesServiceAccount:JwksUri"] = JwksUri,
             ["Authentication:Schemes:KubernetesServiceAccount:Audiences:0"] = "my-api",
             ["Authentication:Schemes:KubernetesServiceAccount:RequireHttpsMetadata"] = "false",
+
+            // A first fetch from this loopback server takes milliseconds, but on a starved CI machine it has taken
+            // over the default 3 s, and a first request then got 401 KeysUnavailable. These tests are not about
+            // the wait (those that are set it in overrides).
+            ["Authentication:Schemes:KubernetesServiceAccount:MaxKeyFetchWait"] = "00:00:30",
         };
         foreach (var (key, value) in overrides ?? new Dictionary<string, string?>())
         {
