@@ -155,7 +155,7 @@ internal sealed class KubernetesServiceAccountHandler(
                     state.SetParsed(token, parsed, parseFailure);
                 }
 
-                var route = await router.RouteAsync(Scheme.Name, parsed);
+                var route = await router.RouteAsync(Scheme.Name, parsed, Context.RequestAborted);
                 if (route.Kind is RouteKind.Mine or RouteKind.Pending)
                 {
                     StartSpan();

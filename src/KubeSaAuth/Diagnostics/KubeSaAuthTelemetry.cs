@@ -37,7 +37,7 @@ internal sealed class KubeSaAuthTelemetry : IDisposable
     internal static readonly double[] DurationBuckets =
         [0.000_005, 0.000_01, 0.000_025, 0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 
-    private readonly ConcurrentDictionary<string, SigningKeySource> _sources = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, (string Scheme, string Cluster, SigningKeySource Source)> _sources = new(StringComparer.Ordinal);
     private readonly Meter _meter;
 
     public KubeSaAuthTelemetry(IMeterFactory meterFactory)
@@ -53,7 +53,7 @@ internal sealed class KubeSaAuthTelemetry : IDisposable
         Forbidden = _meter.CreateCounter<long>("kubesa.authorization.forbidden", "{request}", "Requests answered 403 by an authorization policy, by policy kind and scheme.");
         KeyFetches = _meter.CreateCounter<long>("kubesa.keys.fetches", "{fetch}", "Fetches of discovery and JWKS, by result.");
         _meter.CreateObservableGauge("kubesa.keys.count", ObserveKeyCounts, "{key}", "Signing keys in the current key set.");
-        _meter.CreateObservableGauge("kubesa.keys.stale", ObserveStale, "{scheme}", "1 while the last key fetch failed and older keys are served.");
+        _meter.CreateObservableGauge("kubesa.keys.stale", ObserveStale, "{cluster}", "1 while the last key fetch failed and older keys are served.");
     }
 
     public Counter<long> TokensValidated { get; }
@@ -64,23 +64,24 @@ internal sealed class KubeSaAuthTelemetry : IDisposable
 
     public Counter<long> Forbidden { get; }
 
-    public void Register(string scheme, SigningKeySource source) => _sources[scheme] = source;
+    /// <summary>Observes a key source (one per cluster; <paramref name="name"/> is unique: <c>scheme</c> or <c>scheme/cluster</c>).</summary>
+    public void Register(string name, string scheme, string cluster, SigningKeySource source) => _sources[name] = (scheme, cluster, source);
 
     public void Dispose() => _meter.Dispose();
 
     private IEnumerable<Measurement<int>> ObserveKeyCounts()
     {
-        foreach (var (scheme, source) in _sources)
+        foreach (var (scheme, cluster, source) in _sources.Values)
         {
-            yield return new Measurement<int>(source.Current?.Keys.Count ?? 0, new KeyValuePair<string, object?>("scheme", scheme));
+            yield return new Measurement<int>(source.Current?.Keys.Count ?? 0, new KeyValuePair<string, object?>("scheme", scheme), new KeyValuePair<string, object?>("cluster", cluster));
         }
     }
 
     private IEnumerable<Measurement<int>> ObserveStale()
     {
-        foreach (var (scheme, source) in _sources)
+        foreach (var (scheme, cluster, source) in _sources.Values)
         {
-            yield return new Measurement<int>(source.GetStatus().IsStale ? 1 : 0, new KeyValuePair<string, object?>("scheme", scheme));
+            yield return new Measurement<int>(source.GetStatus().IsStale ? 1 : 0, new KeyValuePair<string, object?>("scheme", scheme), new KeyValuePair<string, object?>("cluster", cluster));
         }
     }
 }

@@ -41,6 +41,7 @@ internal sealed class SigningKeySource : IConfigurationManager<OpenIdConnectConf
     private readonly object _gate = new();
     private readonly string _scheme;
     private readonly string _cluster;
+    private readonly string _schemeName;
     private readonly IKeySetRetriever _retriever;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
@@ -86,6 +87,11 @@ internal sealed class SigningKeySource : IConfigurationManager<OpenIdConnectConf
     {
         _scheme = scheme;
         _cluster = string.IsNullOrWhiteSpace(options.ClusterName) ? scheme : options.ClusterName;
+
+        // The source of a cluster of Clusters is named 'scheme/cluster'; metrics tag the scheme and the cluster apart.
+        _schemeName = scheme.Length > _cluster.Length + 1 && scheme.EndsWith(_cluster, StringComparison.OrdinalIgnoreCase) && scheme[^(_cluster.Length + 1)] == '/'
+            ? scheme[..^(_cluster.Length + 1)]
+            : scheme;
         _retriever = retriever;
         _time = timeProvider;
         _logger = logger;
@@ -98,7 +104,7 @@ internal sealed class SigningKeySource : IConfigurationManager<OpenIdConnectConf
         _maxWait = options.MaxKeyFetchWait;
         _fetchTimeout = options.BackchannelTimeout;
         _configuredIssuer = string.IsNullOrWhiteSpace(options.Issuer) ? null : options.Issuer;
-        telemetry?.Register(scheme, this);
+        telemetry?.Register(scheme, _schemeName, _cluster, this);
         options.KeyRetrySignal?.Subscribe(this);
     }
 
@@ -337,7 +343,7 @@ internal sealed class SigningKeySource : IConfigurationManager<OpenIdConnectConf
                 Apply(retrieved);
             }
 
-            _telemetry?.KeyFetches.Add(1, new KeyValuePair<string, object?>("result", "success"), new KeyValuePair<string, object?>("scheme", _scheme), new KeyValuePair<string, object?>("cluster", _cluster));
+            _telemetry?.KeyFetches.Add(1, new KeyValuePair<string, object?>("result", "success"), new KeyValuePair<string, object?>("scheme", _schemeName), new KeyValuePair<string, object?>("cluster", _cluster));
             activity?.SetStatus(ActivityStatusCode.Ok);
         }
         catch (Exception ex) when (ex is OperationCanceledException or ObjectDisposedException && Volatile.Read(ref _disposed))
@@ -477,7 +483,7 @@ internal sealed class SigningKeySource : IConfigurationManager<OpenIdConnectConf
             Log.KeyFetchFailed(_logger, _scheme, fetchError?.Address ?? _retriever.Address, fetchError?.StatusCode, ex.Message, consequence);
         }
 
-        _telemetry?.KeyFetches.Add(1, new KeyValuePair<string, object?>("result", "failure"), new KeyValuePair<string, object?>("scheme", _scheme), new KeyValuePair<string, object?>("cluster", _cluster));
+        _telemetry?.KeyFetches.Add(1, new KeyValuePair<string, object?>("result", "failure"), new KeyValuePair<string, object?>("scheme", _schemeName), new KeyValuePair<string, object?>("cluster", _cluster));
     }
 
     private void ScheduleNextLocked()

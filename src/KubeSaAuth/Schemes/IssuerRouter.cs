@@ -2,6 +2,7 @@
 // Licensed under the MIT License. See LICENSE in the repository root.
 
 using System.Collections.Frozen;
+using KubeSaAuth.Keys;
 using KubeSaAuth.Tokens;
 using Microsoft.AspNetCore.Authentication;
 using Microsoft.Extensions.Options;
@@ -29,7 +30,7 @@ internal sealed class IssuerRouter(
     public async ValueTask<IReadOnlyList<string>> GetSchemesAsync() => (await GetTableAsync().ConfigureAwait(false)).Names;
 
     /// <summary>Routes a token that <paramref name="scheme"/> read; <paramref name="parsed"/> is <see langword="null"/> when it could not be read.</summary>
-    public async ValueTask<Route> RouteAsync(string scheme, ParsedToken? parsed)
+    public async ValueTask<Route> RouteAsync(string scheme, ParsedToken? parsed, CancellationToken cancellationToken = default)
     {
         var table = await GetTableAsync().ConfigureAwait(false);
         if (parsed is not { } token)
@@ -45,9 +46,19 @@ internal sealed class IssuerRouter(
         {
             // Every cluster signs legacy tokens as 'kubernetes/serviceaccount': they cannot be routed by
             // issuer, only to the schemes that accept them at all, and there to the cluster holding the kid.
-            return table.LegacySchemes.Length == 0 ? Route.Nobody(shape)
-                : Array.IndexOf(table.LegacySchemes, scheme) >= 0 ? Route.Mine(LegacyCluster(table, scheme, token.Header.KeyId))
-                : Route.Other(table.LegacySchemes);
+            if (table.LegacySchemes.Length == 0)
+            {
+                return Route.Nobody(shape);
+            }
+
+            if (Array.IndexOf(table.LegacySchemes, scheme) < 0)
+            {
+                return Route.Other(table.LegacySchemes);
+            }
+
+            var keyId = token.Header.KeyId;
+            return Route.Mine(LegacyCluster(table, scheme, keyId, out var first)
+                ?? (keyId is null || first is null ? first : await FindLegacyClusterAsync(table, scheme, keyId, first, cancellationToken).ConfigureAwait(false)));
         }
 
         var issuer = payload.Issuer;
@@ -131,9 +142,12 @@ internal sealed class IssuerRouter(
             k?.Namespace, k?.ServiceAccount?.Name, payload.Audiences, IsLegacy: false, Detail: detail);
     }
 
-    private static ClusterRuntime? LegacyCluster(Table table, string scheme, string? keyId)
+    /// <summary>The scheme's cluster whose keys in hand hold <paramref name="keyId"/>, if any; <paramref name="first"/> is the scheme's first cluster.</summary>
+    private static ClusterRuntime? LegacyCluster(Table table, string scheme, string? keyId, out ClusterRuntime? first)
     {
-        ClusterRuntime? first = null;
+        first = null;
+        var count = 0;
+        ClusterRuntime? holder = null;
         foreach (var entry in table.Entries)
         {
             if (!string.Equals(entry.Scheme, scheme, StringComparison.Ordinal) || entry.Cluster is not { } cluster)
@@ -142,12 +156,48 @@ internal sealed class IssuerRouter(
             }
 
             first ??= cluster;
-            if (keyId is not null && cluster.Keys.Current is { } keys && keys.FindByKeyId(keyId).Length > 0)
+            count++;
+            if (holder is null && keyId is not null && cluster.Keys.Current is { } keys && keys.FindByKeyId(keyId).Length > 0)
+            {
+                holder = cluster;
+            }
+        }
+
+        // One cluster judges every legacy token of its scheme (its validator fetches for an unknown kid itself).
+        return count == 1 ? first : holder;
+    }
+
+    /// <summary>
+    /// No cluster's keys in hand hold the legacy token's kid: each of the scheme's clusters gets (a cold one) or
+    /// refreshes (a warm one, at most once per <c>RefreshInterval</c>) its keys, in parallel, each waiting at most
+    /// its own <c>MaxKeyFetchWait</c>. The first whose keys hold the kid judges, without waiting for the others (a
+    /// cluster in trouble delays no other's callers); if none does, the first cluster refuses the unknown key.
+    /// </summary>
+    private static async ValueTask<ClusterRuntime> FindLegacyClusterAsync(Table table, string scheme, string keyId, ClusterRuntime first, CancellationToken cancellationToken)
+    {
+        var fetches = new Dictionary<Task<KeySet?>, ClusterRuntime>();
+        foreach (var entry in table.Entries)
+        {
+            if (string.Equals(entry.Scheme, scheme, StringComparison.Ordinal) && entry.Cluster is { } cluster)
+            {
+                var seen = cluster.Keys.Current;
+                var fetch = seen is null ? cluster.Keys.GetKeySetAsync(cancellationToken) : cluster.Keys.RefreshForUnknownKeyAsync(seen, keyId, cancellationToken);
+                fetches.TryAdd(fetch.AsTask(), cluster);
+            }
+        }
+
+        while (fetches.Count > 0)
+        {
+            var done = await Task.WhenAny(fetches.Keys).ConfigureAwait(false);
+            var cluster = fetches[done];
+            fetches.Remove(done);
+            if (done.IsCompletedSuccessfully && done.Result is { } keys && keys.FindByKeyId(keyId).Length > 0)
             {
                 return cluster;
             }
         }
 
+        cancellationToken.ThrowIfCancellationRequested();
         return first;
     }
 

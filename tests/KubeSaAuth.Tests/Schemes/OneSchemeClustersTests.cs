@@ -1,11 +1,13 @@
 // Copyright (c) KubeSaAuth contributors.
 // Licensed under the MIT License. See LICENSE in the repository root.
 
+using System.Diagnostics.Metrics;
 using System.Net;
 using KubeSaAuth.Schemes;
 using KubeSaAuth.Testing;
 using KubeSaAuth.Tests.Infrastructure;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Diagnostics.Metrics.Testing;
 using Microsoft.Extensions.Options;
 using Xunit.Abstractions;
 
@@ -92,6 +94,34 @@ public sealed class OneSchemeClustersTests(ITestOutputHelper output)
         var measurement = Assert.Single(host.Tokens.GetMeasurementSnapshot());
         Assert.Equal("c1", measurement.Tags["cluster"]);
         Assert.Equal(Scheme, measurement.Tags["scheme"]);
+    }
+
+    [Fact]
+    public async Task The_key_metrics_carry_the_scheme_and_the_cluster_apart()
+    {
+        var issuers = Issuers(2);
+        issuers["c1"].AddKey(activate: false);
+        await using var host = await StartAsync(issuers);
+        var meters = host.Services.GetRequiredService<IMeterFactory>();
+        using var fetches = new MetricCollector<long>(meters, "KubeSaAuth", "kubesa.keys.fetches");
+        using var count = new MetricCollector<int>(meters, "KubeSaAuth", "kubesa.keys.count");
+        using var stale = new MetricCollector<int>(meters, "KubeSaAuth", "kubesa.keys.stale");
+
+        foreach (var issuer in issuers.Values)
+        {
+            using var response = await host.GetAsync("/p", issuer.CreateToken("team-x").Build());
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        }
+
+        count.RecordObservableInstruments();
+        stale.RecordObservableInstruments();
+        var keys = count.GetMeasurementSnapshot().ToDictionary(m => (string)m.Tags["cluster"]!, m => (Scheme: m.Tags["scheme"], m.Value));
+        Assert.Equal((Scheme, 1), keys["c0"]);
+        Assert.Equal((Scheme, 2), keys["c1"]);
+        Assert.All(stale.GetMeasurementSnapshot(), m => Assert.Equal(Scheme, m.Tags["scheme"]));
+        Assert.Equal(["c0", "c1"], stale.GetMeasurementSnapshot().Select(m => (string)m.Tags["cluster"]!).Order());
+        Assert.Equal(["c0", "c1"], fetches.GetMeasurementSnapshot().Select(m => (string)m.Tags["cluster"]!).Order());
+        Assert.All(fetches.GetMeasurementSnapshot(), m => Assert.Equal(Scheme, m.Tags["scheme"]));
     }
 
     [Theory]
