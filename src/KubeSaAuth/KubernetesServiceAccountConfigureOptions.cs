@@ -128,7 +128,9 @@ internal sealed class KubernetesServiceAccountConfigureOptions(IAuthenticationCo
         var v = o.ClusterView;
         view.Bool(nameof(v.Enabled), x => v.Enabled = x);
         view.String(nameof(v.ApiServer), x => v.ApiServer = x);
-        view.Strings(nameof(v.Namespaces), v.Namespaces);
+        // A cluster's list replaces the scheme-level one it was copied from (the defaults rule: a cluster's value wins),
+        // rather than adding to it: a cluster would otherwise watch namespaces its RBAC (a Role per namespace) never granted.
+        view.Strings(nameof(v.Namespaces), v.Namespaces, replace: true);
         view.Bool(nameof(v.WatchNamespaces), x => v.WatchNamespaces = x);
         view.Bool(nameof(v.Revocation), x => v.Revocation = x);
         view.Bool(nameof(v.StreamingLists), x => v.StreamingLists = x);
@@ -164,10 +166,18 @@ internal sealed class KubernetesServiceAccountConfigureOptions(IAuthenticationCo
         public void TimeSpan(string key, Action<TimeSpan> set) =>
             Parse(key, set, static v => System.TimeSpan.TryParse(v, CultureInfo.InvariantCulture, out var t) ? t : null, "a time span (hh:mm:ss, e.g. 00:00:30)");
 
-        /// <summary>An array (<c>Key:0</c>, <c>Key:1</c>, ...) or a single value; added to <paramref name="target"/> in key order.</summary>
-        public void Strings(string key, ICollection<string> target)
+        /// <summary>
+        /// An array (<c>Key:0</c>, <c>Key:1</c>, ...) or a single value; added to <paramref name="target"/> in key order
+        /// (after clearing it, with <paramref name="replace"/>, when the key is present).
+        /// </summary>
+        public void Strings(string key, ICollection<string> target, bool replace = false)
         {
             var child = section.GetSection(key);
+            if (replace && child.Exists())
+            {
+                target.Clear();
+            }
+
             var items = child.GetChildren().ToList();
 
             // Some providers give the array's own key an empty value next to its items: only a value

@@ -28,6 +28,9 @@ internal sealed class Reflector
 
     private const string InitialEventsTimedOut = "its initial events did not end within 60 s";
 
+    /// <summary>Expired continue tokens restarted within one LIST before it counts as failed (and backs off).</summary>
+    private const int MaxListRestarts = 3;
+
     private readonly MetadataClient _client;
     private readonly ObjectStore _store;
     private readonly StringPool _pool;
@@ -162,6 +165,7 @@ internal sealed class Reflector
                 // The API server names the verb it refused ("cannot watch resource ..."): a streaming list is a watch.
                 verb = ForbiddenVerb(ex.Message) ?? verb;
                 _watching = false;
+                _store.SetRefused(Namespace, true);
                 _forbidden = $"{verb} {Resource}" + (Namespace is null ? string.Empty : $" in namespace '{Namespace}'");
                 _error = ex.Message;
                 MarkDown();
@@ -286,17 +290,20 @@ internal sealed class Reflector
         var seen = new HashSet<(string, string)>();
         string? continueToken = null;
         string? resourceVersion = null;
-        do
+        var restarts = 0;
+        while (true)
         {
             ListJson page;
             try
             {
                 page = await _client.ListAsync(Path, _options.PageSize, continueToken, _requestTimeout, cancellationToken).ConfigureAwait(false);
             }
-            catch (ApiStatusException ex) when (ex.IsExpired && continueToken is not null)
+            catch (ApiStatusException ex) when (ex.IsExpired && continueToken is not null && restarts < MaxListRestarts)
             {
-                // The continue token expired between pages: list again from the start.
+                // The continue token expired between pages: list again from the start (a loop, not 'do ... while':
+                // there 'continue' would test the emptied token and end the list with no resourceVersion).
                 ClusterViewLog.ViewRelisting(_logger, _cluster, Description, ex.Message);
+                restarts++;
                 seen.Clear();
                 continueToken = null;
                 resourceVersion = null;
@@ -317,8 +324,11 @@ internal sealed class Reflector
             }
 
             continueToken = page.Metadata?.Continue;
+            if (string.IsNullOrEmpty(continueToken))
+            {
+                break;
+            }
         }
-        while (!string.IsNullOrEmpty(continueToken));
 
         if (string.IsNullOrEmpty(resourceVersion))
         {
@@ -346,6 +356,12 @@ internal sealed class Reflector
         {
             await foreach (var change in _client.WatchAsync(Path, ResourceVersion!, timeoutSeconds, linked.Token).ConfigureAwait(false))
             {
+                if (!progressed)
+                {
+                    // The watch is allowed (again): what the store holds of this scope is kept current.
+                    _store.SetRefused(Namespace, false);
+                }
+
                 _watching = true;
                 progressed = true;
                 Apply(change);
@@ -434,6 +450,7 @@ internal sealed class Reflector
         _firstAttempt.TrySetResult();
         _error = null;
         _forbidden = null;
+        _store.SetRefused(Namespace, false);
         Volatile.Write(ref _downSince, 0);
     }
 

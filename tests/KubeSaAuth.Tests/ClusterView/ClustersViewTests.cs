@@ -4,6 +4,7 @@
 using System.Net;
 using KubeSaAuth.Testing;
 using KubeSaAuth.Tests.Infrastructure;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
 
@@ -260,6 +261,36 @@ public sealed class ClustersViewTests : IAsyncLifetime
 
         Assert.NotNull(error);
         Assert.Contains("'Clusters:b:ClusterView:ApiServer' option ('http://b-api.example:6443') must use HTTPS, or set 'Clusters:b:RequireHttpsMetadata' to false", error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_clusters_ClusterView_Namespaces_in_configuration_replaces_the_scheme_level_list()
+    {
+        const string prefix = $"Authentication:Schemes:{ClustersViewHost.Scheme}:";
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            [prefix + "Audiences:0"] = "my-api",
+            [prefix + "ClusterView:Enabled"] = "true",
+            [prefix + "ClusterView:Namespaces:0"] = "shop",
+            [prefix + "Clusters:a:Issuer"] = "https://a.example",
+            [prefix + "Clusters:a:ClusterView:ApiServer"] = "https://a-api.example:6443",
+            [prefix + "Clusters:b:Issuer"] = "https://b.example",
+            [prefix + "Clusters:b:ClusterView:ApiServer"] = "https://b-api.example:6443",
+            [prefix + "Clusters:b:ClusterView:Namespaces:0"] = "billing",
+            [prefix + "Clusters:b:ClusterView:Namespaces:1"] = "ledger",
+        }).Build();
+        var services = new ServiceCollection();
+        services.AddSingleton<IConfiguration>(configuration);
+        services.AddLogging();
+        services.AddAuthentication().AddKubernetesServiceAccount(ClustersViewHost.Scheme, _ => { });
+        using var provider = services.BuildServiceProvider();
+
+        var clusters = provider.GetRequiredService<IOptionsMonitor<KubernetesServiceAccountOptions>>().Get(ClustersViewHost.Scheme)
+            .GetClusters(ClustersViewHost.Scheme).ToDictionary(c => c.Name, c => c.Options.ClusterView.Namespaces);
+
+        // a inherits the scheme-level list; b's own list replaces it (b's RBAC grants billing and ledger, never shop).
+        Assert.Equal(["shop"], clusters["a"]);
+        Assert.Equal(["billing", "ledger"], clusters["b"]);
     }
 
     /// <summary>What ValidateOnStart says when the host starts, or <see langword="null"/>.</summary>
