@@ -135,9 +135,9 @@ internal sealed class KubernetesClusterView : IAsyncDisposable
     /// <summary>Whether the Pods and ServiceAccounts of <paramref name="namespace"/> are watched.</summary>
     public bool Covers(string @namespace) => _namespaces is null || _namespaces.Contains(@namespace);
 
-    /// <summary>The labels of <paramref name="namespace"/>; <see langword="null"/> when the view does not know it.</summary>
+    /// <summary>The labels of <paramref name="namespace"/>; <see langword="null"/> when the view does not know it (or RBAC refuses its list or watch).</summary>
     public LabelSet? GetNamespaceLabels(string @namespace) =>
-        Namespaces is not null && Namespaces.TryGet(string.Empty, @namespace, out var value) ? value!.Labels : null;
+        Namespaces is not null && !Namespaces.IsRefused(string.Empty) && Namespaces.TryGet(string.Empty, @namespace, out var value) ? value!.Labels : null;
 
     /// <summary>
     /// The labels of the caller's Pod: the Pod its token is bound to, known to exist with the token's pod uid;
@@ -145,8 +145,9 @@ internal sealed class KubernetesClusterView : IAsyncDisposable
     /// </summary>
     public LabelSet? GetPodLabels(KubernetesServiceAccount serviceAccount)
     {
-        if (serviceAccount.PodName is not { } pod || serviceAccount.PodUid is not { } uid || !Covers(serviceAccount.Namespace))
+        if (serviceAccount.PodName is not { } pod || serviceAccount.PodUid is not { } uid || !Covers(serviceAccount.Namespace) || Pods.IsRefused(serviceAccount.Namespace))
         {
+            // RBAC refusing the pods' list or watch: labels not kept current never decide (label policies refuse).
             return null;
         }
 

@@ -2,6 +2,7 @@
 // Licensed under the MIT License. See LICENSE in the repository root.
 
 using System.Collections.Concurrent;
+using System.Collections.Immutable;
 
 namespace KubeSaAuth.ClusterView;
 
@@ -18,8 +19,14 @@ internal sealed class ObjectStore(string resource, TimeProvider time)
     /// <summary>At most this many deletions are remembered (a burst of deletions beyond it is looked up with a GET instead).</summary>
     internal const int MaxTombstones = 100_000;
 
+    /// <summary>The scope of a cluster-wide reflector (no namespace is named '*').</summary>
+    private const string AllNamespaces = "*";
+
     private readonly ConcurrentDictionary<(string Namespace, string Name), ViewObject> _objects = new();
     private readonly ConcurrentDictionary<(string Namespace, string Name), Tombstone> _deleted = new();
+
+    /// <summary>The scopes whose list or watch RBAC refuses now: a namespace, or <see cref="AllNamespaces"/>.</summary>
+    private ImmutableHashSet<string> _refused = ImmutableHashSet.Create<string>(StringComparer.Ordinal);
 
     /// <summary>The resource, as in the API path (<c>pods</c>).</summary>
     public string Resource { get; } = resource;
@@ -27,6 +34,26 @@ internal sealed class ObjectStore(string resource, TimeProvider time)
     public int Count => _objects.Count;
 
     public int TombstoneCount => _deleted.Count;
+
+    /// <summary>
+    /// Whether RBAC refuses the list or watch of <paramref name="namespace"/>'s objects now: what the store holds of
+    /// them (a LIST made before a refused WATCH) is not kept current, so their labels must not decide.
+    /// </summary>
+    public bool IsRefused(string @namespace)
+    {
+        var refused = Volatile.Read(ref _refused);
+        return !refused.IsEmpty && (refused.Contains(AllNamespaces) || refused.Contains(@namespace));
+    }
+
+    /// <summary>Marks the scope of one reflector (<paramref name="namespace"/>, or <see langword="null"/>: all) refused by RBAC, or no longer.</summary>
+    public void SetRefused(string? @namespace, bool refused)
+    {
+        var scope = @namespace ?? AllNamespaces;
+        if (refused != Volatile.Read(ref _refused).Contains(scope))
+        {
+            ImmutableInterlocked.Update(ref _refused, static (set, arg) => arg.Refused ? set.Add(arg.Scope) : set.Remove(arg.Scope), (Scope: scope, Refused: refused));
+        }
+    }
 
     public bool TryGet(string @namespace, string name, out ViewObject? value) => _objects.TryGetValue((@namespace, name), out value);
 

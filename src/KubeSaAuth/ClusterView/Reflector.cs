@@ -23,6 +23,9 @@ internal sealed class Reflector
     internal static readonly TimeSpan InitialBackoff = TimeSpan.FromMilliseconds(500);
     internal static readonly TimeSpan MaxBackoff = TimeSpan.FromSeconds(30);
 
+    /// <summary>Expired continue tokens restarted within one LIST before it counts as failed (and backs off).</summary>
+    private const int MaxListRestarts = 3;
+
     private readonly MetadataClient _client;
     private readonly ObjectStore _store;
     private readonly StringPool _pool;
@@ -111,6 +114,7 @@ internal sealed class Reflector
                     _firstAttempt.TrySetResult();
                     _error = null;
                     _forbidden = null;
+                    _store.SetRefused(Namespace, false);
                     Volatile.Write(ref _downSince, 0);
                 }
 
@@ -144,6 +148,7 @@ internal sealed class Reflector
             catch (ApiStatusException ex) when (ex.IsForbidden)
             {
                 _watching = false;
+                _store.SetRefused(Namespace, true);
                 _forbidden = $"{verb} {Resource}" + (Namespace is null ? string.Empty : $" in namespace '{Namespace}'");
                 _error = ex.Message;
                 MarkDown();
@@ -173,17 +178,20 @@ internal sealed class Reflector
         var seen = new HashSet<(string, string)>();
         string? continueToken = null;
         string? resourceVersion = null;
-        do
+        var restarts = 0;
+        while (true)
         {
             ListJson page;
             try
             {
                 page = await _client.ListAsync(Path, _options.PageSize, continueToken, _requestTimeout, cancellationToken).ConfigureAwait(false);
             }
-            catch (ApiStatusException ex) when (ex.IsExpired && continueToken is not null)
+            catch (ApiStatusException ex) when (ex.IsExpired && continueToken is not null && restarts < MaxListRestarts)
             {
-                // The continue token expired between pages: list again from the start.
+                // The continue token expired between pages: list again from the start (a loop, not 'do ... while':
+                // there 'continue' would test the emptied token and end the list with no resourceVersion).
                 ClusterViewLog.ViewRelisting(_logger, _cluster, Description, ex.Message);
+                restarts++;
                 seen.Clear();
                 continueToken = null;
                 resourceVersion = null;
@@ -204,8 +212,11 @@ internal sealed class Reflector
             }
 
             continueToken = page.Metadata?.Continue;
+            if (string.IsNullOrEmpty(continueToken))
+            {
+                break;
+            }
         }
-        while (!string.IsNullOrEmpty(continueToken));
 
         if (string.IsNullOrEmpty(resourceVersion))
         {
@@ -234,6 +245,12 @@ internal sealed class Reflector
         {
             await foreach (var change in _client.WatchAsync(Path, ResourceVersion!, timeoutSeconds, linked.Token).ConfigureAwait(false))
             {
+                if (!progressed)
+                {
+                    // The watch is allowed (again): what the store holds of this scope is kept current.
+                    _store.SetRefused(Namespace, false);
+                }
+
                 _watching = true;
                 progressed = true;
                 Apply(change);

@@ -119,6 +119,34 @@ public sealed class LabelPolicyTests
         Assert.Contains("'list' and 'watch' on 'pods'", warning.Message, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData(KubernetesTestResource.Pods, "/checkout", "pods")]
+    [InlineData(KubernetesTestResource.Namespaces, "/prod", "namespaces")]
+    public async Task When_rbac_refuses_only_the_watch_label_policies_refuse_and_health_and_log_name_the_watch(KubernetesTestResource resource, string path, string name)
+    {
+        // The LIST succeeds, so the view holds the labels of that moment; without the watch they would never change
+        // again (nor would a revocation be seen): label policies must not decide on them.
+        await using var host = await ClusterViewHost.StartAsync(s =>
+        {
+            ClusterViewHost.SeedShop(s);
+            s.Forbid("watch", resource);
+        });
+        var token = host.Token();
+        await ClusterViewHost.EventuallyAsync(() => host.Logs.GetSnapshot().Any(r => r.Id.Name == "ClusterViewForbidden"), "the view was refused the watch");
+
+        using var plain = await host.GetAsync("/ns", token);
+        using var labels = await host.GetAsync(path, token);
+        var health = await host.HealthAsync();
+
+        Assert.Equal(HttpStatusCode.OK, plain.StatusCode);
+        Assert.Equal(HttpStatusCode.Forbidden, labels.StatusCode);
+        Assert.Equal(HealthStatus.Degraded, health.Status);
+        Assert.Contains($"may not watch {name}", health.Entries.Values.Single().Description, StringComparison.Ordinal);
+        var warning = Assert.Single(host.Logs.GetSnapshot(), r => r.Id.Name == "ClusterViewForbidden");
+        Assert.Equal(LogLevel.Warning, warning.Level);
+        Assert.Contains($"RBAC refuses to watch {name}", warning.Message, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task The_typed_view_carries_the_labels_live()
     {

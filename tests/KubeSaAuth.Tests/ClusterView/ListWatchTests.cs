@@ -22,7 +22,7 @@ public sealed class ListWatchTests
                 }
             },
             o => o.ClusterView.PageSize = 10);
-        await host.View.Synced;
+        await host.View.Synced.WaitAsync(TimeSpan.FromSeconds(20));
 
         Assert.Equal(25, host.View.Pods.Count);
         Assert.Equal(3, host.ApiServer.GetRequestCount("list", KubernetesTestResource.Pods));
@@ -49,16 +49,20 @@ public sealed class ListWatchTests
                 o.ClusterView.PageSize = 10;
                 o.ClusterView.WatchNamespaces = false;
             });
-        await host.View.Synced;
+        await host.View.Synced.WaitAsync(TimeSpan.FromSeconds(20));
 
         Assert.Equal(25, host.View.Pods.Count);
+
+        // Started over inside the same LIST, not failed and retried as a new one.
+        Assert.Equal(1, host.View.Reflectors.Single(r => r.Resource == "pods").Lists);
+        Assert.DoesNotContain(host.Logs.GetSnapshot(), r => r.Id.Name == "ClusterViewDisconnected");
     }
 
     [Fact]
     public async Task A_closed_watch_resumes_from_the_last_resource_version_without_a_relist()
     {
         await using var host = await ClusterViewHost.StartAsync(s => ClusterViewHost.SeedShop(s));
-        await host.View.Synced;
+        await host.View.Synced.WaitAsync(TimeSpan.FromSeconds(20));
         var pods = host.View.Reflectors.Single(r => r.Resource == "pods");
         await ClusterViewHost.EventuallyAsync(
             () =>
@@ -80,7 +84,7 @@ public sealed class ListWatchTests
     public async Task Bookmarks_move_the_resume_point()
     {
         await using var host = await ClusterViewHost.StartAsync(s => ClusterViewHost.SeedShop(s));
-        await host.View.Synced;
+        await host.View.Synced.WaitAsync(TimeSpan.FromSeconds(20));
         var pods = host.View.Reflectors.Single(r => r.Resource == "pods");
         host.ApiServer.AddServiceAccount("shop", "other");
         var version = host.ApiServer.ResourceVersion;
@@ -100,7 +104,7 @@ public sealed class ListWatchTests
     public async Task After_410_the_view_relists_and_catches_up(KubernetesTestExpiry form)
     {
         await using var host = await ClusterViewHost.StartAsync(s => ClusterViewHost.SeedShop(s));
-        await host.View.Synced;
+        await host.View.Synced.WaitAsync(TimeSpan.FromSeconds(20));
         await ClusterViewHost.EventuallyAsync(() => host.ApiServer.OpenWatches >= 3, "the watches are open");
 
         // Changes the watch will never deliver: only a new LIST shows them.

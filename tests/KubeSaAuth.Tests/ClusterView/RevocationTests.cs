@@ -73,6 +73,26 @@ public sealed class RevocationTests
     }
 
     [Fact]
+    public async Task A_service_account_recreated_with_a_new_uid_does_not_revive_the_old_token()
+    {
+        await using var host = await ClusterViewHost.StartAsync(s => ClusterViewHost.SeedShop(s));
+        var token = host.Token();
+        using (var ok = await host.GetAsync("/any", token))
+        {
+            Assert.Equal(HttpStatusCode.OK, ok.StatusCode);
+        }
+
+        var recreated = host.ApiServer.Recreate(KubernetesTestResource.ServiceAccounts, "shop", "checkout");
+        await ClusterViewHost.EventuallyAsync(() => host.View.ServiceAccounts.TryGet("shop", "checkout", out var sa) && sa!.Uid == recreated.Uid, "the view saw the new service account");
+        using var refused = await host.GetAsync("/any", token);
+        using var fresh = await host.GetAsync("/any", host.Token());
+
+        Assert.Equal(HttpStatusCode.Unauthorized, refused.StatusCode);
+        Assert.Contains("the token's service account 'checkout' no longer exists (a service account of that name now has another uid)", refused.Headers.WwwAuthenticate.ToString(), StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.OK, fresh.StatusCode);
+    }
+
+    [Fact]
     public async Task A_pod_whose_added_event_lags_is_looked_up_once_and_admitted()
     {
         await using var host = await ClusterViewHost.StartAsync(s => ClusterViewHost.SeedShop(s));
@@ -136,6 +156,24 @@ public sealed class RevocationTests
             Assert.Equal(HttpStatusCode.OK, ok.StatusCode);
             Assert.Equal(Microsoft.Extensions.Diagnostics.HealthChecks.HealthStatus.Degraded, health.Status);
             Assert.Contains("disconnected", health.Entries.Values.Single().Description, StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
+    public async Task During_an_outage_a_pod_the_view_does_not_know_yet_is_not_refused_for_want_of_an_answer()
+    {
+        await using var host = await ClusterViewHost.StartAsync(s => ClusterViewHost.SeedShop(s));
+        host.ApiServer.PauseWatchEvents = true;
+        host.ApiServer.AddPod("shop", "checkout-2");
+        var token = host.Token(pod: "checkout-2");
+
+        using (host.ApiServer.SimulateOutage())
+        {
+            using var response = await host.GetAsync("/any", token);
+
+            // The GET was tried and failed (503): no evidence that the pod is gone, so no refusal.
+            Assert.Equal(1, host.ApiServer.GetRequestCount("get", KubernetesTestResource.Pods));
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         }
     }
 
