@@ -361,7 +361,7 @@ public class KubernetesServiceAccountOptions : AuthenticationSchemeOptions
             }
 
             var c = cluster.Options.Cluster;
-            if (cluster.Prefix.Length > 0 && (c.GetIdentityError(cluster.Prefix) ?? c.GetValidationError(cluster.Prefix) ?? c.GetClusterViewServerError(cluster.Prefix, ClusterView.Enabled)) is { } error)
+            if (cluster.Prefix.Length > 0 && (c.GetIdentityError(cluster.Prefix) ?? c.GetValidationError(cluster.Prefix) ?? c.GetClusterViewServerError(cluster.Prefix, ClusterView.Enabled) ?? c.GetTokenReviewServerError(cluster.Prefix, TokenReview.Enabled)) is { } error)
             {
                 return error;
             }

@@ -379,6 +379,25 @@ public class KubernetesClusterOptions
             + "The in-cluster API server is the service's own cluster: its view would refuse every caller of another cluster.";
     }
 
+    /// <summary>
+    /// For a cluster of <c>Clusters</c> whose TokenReview is on: the error when it names no API server to review with.
+    /// The last default, the in-cluster API server, is the service's own cluster, which would refuse every token of
+    /// another cluster (as <see cref="GetClusterViewServerError"/> for the view).
+    /// </summary>
+    internal string? GetTokenReviewServerError(string prefix, bool enabledAtSchemeLevel)
+    {
+        if (!TokenReview.Enabled || InCluster || !string.IsNullOrWhiteSpace(TokenReview.ApiServer))
+        {
+            return null;
+        }
+
+        var inherited = enabledAtSchemeLevel ? $" (inherited from the scheme-level '{nameof(TokenReview)}:{nameof(TokenReview.Enabled)}')" : string.Empty;
+        return $"The '{prefix}{nameof(TokenReview)}:{nameof(TokenReview.Enabled)}' option is on{inherited}, but the cluster names no API server to review its tokens: "
+            + $"set '{prefix}{nameof(TokenReview)}:{nameof(TokenReview.ApiServer)}' (with '{prefix}{nameof(BackchannelCaCertificatePath)}' and '{prefix}{nameof(BackchannelTokenPath)}'), "
+            + $"or '{prefix}{nameof(InCluster)}' when the service runs in that cluster, or set '{prefix}{nameof(TokenReview)}:{nameof(TokenReview.Enabled)}' to false. "
+            + "The in-cluster API server is the service's own cluster: it would refuse every token of another cluster.";
+    }
+
     private string? GetConfigurationManagerError(string prefix)
     {
         if (HasStaticKeys)

@@ -111,6 +111,7 @@ public sealed class ClusterOptionsTests
                 [$"Authentication:Schemes:{Scheme}:Clusters:prod-eu:Issuer"] = "https://eu.example",
                 [$"Authentication:Schemes:{Scheme}:Clusters:prod-eu:RefreshInterval"] = "00:00:20",
                 [$"Authentication:Schemes:{Scheme}:Clusters:prod-eu:TokenReview:Enabled"] = "true",
+                [$"Authentication:Schemes:{Scheme}:Clusters:prod-eu:TokenReview:ApiServer"] = "https://eu-api.example:6443",
             },
             o =>
             {

@@ -126,7 +126,9 @@ public sealed class TokenReviewFleetTests(ITestOutputHelper output)
         await using var redis = await RedisTestServer.StartOwnAsync();
         var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
         const int replicas = 4;
-        await using var fleet = await TokenReviewFleet.StartAsync(replicas, redis.Endpoint, time);
+        // Each replica waits up to SharedCacheTimeout once for the stopped Redis: 2 s, long enough for a starved
+        // machine's Redis before the stop, short enough for the round after it.
+        await using var fleet = await TokenReviewFleet.StartAsync(replicas, redis.Endpoint, time, o => o.TokenReview.SharedCacheTimeout = TimeSpan.FromSeconds(2));
         var tokens = Enumerable.Range(0, Callers).Select(fleet.CallerToken).ToList();
 
         var shared = await fleet.RoundAsync(tokens);
