@@ -46,6 +46,7 @@ public sealed class KubernetesTestApiServer : IAsyncDisposable
     private bool _paused;
     private bool _expireNextContinue;
     private int _outage;
+    private int _streamingListRequests;
     private int _snapshotId;
     private WebApplication? _server;
 
@@ -70,6 +71,17 @@ public sealed class KubernetesTestApiServer : IAsyncDisposable
             }
         }
     }
+
+    /// <summary>
+    /// Whether streaming lists are served: a watch with <c>sendInitialEvents=true</c> (and <c>resourceVersionMatch=NotOlderThan</c>,
+    /// <c>allowWatchBookmarks=true</c>) gets the current objects as ADDED events, then a bookmark annotated
+    /// <c>k8s.io/initial-events-end: "true"</c>, then the changes. Default <see langword="false"/>: such a watch gets
+    /// 422 Invalid, as from Kubernetes 1.33, whose WatchList feature gate is off by default.
+    /// </summary>
+    public bool StreamingLists { get; set; }
+
+    /// <summary>The number of watches that asked for a streaming list (<c>sendInitialEvents=true</c>), refused ones included; they also count as <c>watch</c>.</summary>
+    public int StreamingListRequests => Volatile.Read(ref _streamingListRequests);
 
     /// <summary>The number of requests served, of every kind (refused ones included).</summary>
     public int RequestCount => _requests.Values.Sum();
@@ -438,10 +450,22 @@ public sealed class KubernetesTestApiServer : IAsyncDisposable
             return;
         }
 
+        // A streaming list returns what a LIST does: refused unless both verbs are granted.
+        var streaming = watch && request.Query["sendInitialEvents"] == "true";
+        if (streaming)
+        {
+            Interlocked.Increment(ref _streamingListRequests);
+        }
+
         bool forbidden;
         lock (_gate)
         {
             forbidden = _forbidden.Contains((verb, resource));
+            if (!forbidden && streaming && _forbidden.Contains(("list", resource)))
+            {
+                forbidden = true;
+                verb = "list";
+            }
         }
 
         var resourceName = ResourceName(resource);
@@ -466,7 +490,7 @@ public sealed class KubernetesTestApiServer : IAsyncDisposable
         }
         else if (watch)
         {
-            await ServeWatchAsync(context, resource, ns).ConfigureAwait(false);
+            await ServeWatchAsync(context, resource, ns, streaming).ConfigureAwait(false);
         }
         else
         {
@@ -520,7 +544,7 @@ public sealed class KubernetesTestApiServer : IAsyncDisposable
             else
             {
                 // One snapshot per list: every page has the resourceVersion of the first.
-                snapshot = [.. _objects.Values.Where(o => o.Resource == resource && (ns is null || o.Namespace == ns)).OrderBy(o => o.Namespace, StringComparer.Ordinal).ThenBy(o => o.Name, StringComparer.Ordinal)];
+                snapshot = CurrentState(resource, ns);
                 id = (++_snapshotId).ToString(CultureInfo.InvariantCulture);
                 version = _resourceVersion;
                 offset = 0;
@@ -576,10 +600,24 @@ public sealed class KubernetesTestApiServer : IAsyncDisposable
         await context.Response.Body.WriteAsync(buffer.GetBuffer().AsMemory(0, (int)buffer.Length), context.RequestAborted).ConfigureAwait(false);
     }
 
-    private async Task ServeWatchAsync(HttpContext context, KubernetesTestResource resource, string? ns)
+    private async Task ServeWatchAsync(HttpContext context, KubernetesTestResource resource, string? ns, bool streaming)
     {
         var query = context.Request.Query;
         var bookmarks = query["allowWatchBookmarks"] == "true";
+        if (streaming)
+        {
+            // The API server's own validation (k8s.io/apimachinery/pkg/apis/meta/internalversion/validation).
+            var invalid = !StreamingLists ? "sendInitialEvents: Forbidden: sendInitialEvents is forbidden for watch unless the WatchList feature gate is enabled"
+                : query["resourceVersionMatch"] != "NotOlderThan" ? "resourceVersionMatch: Forbidden: sendInitialEvents requires setting resourceVersionMatch to NotOlderThan"
+                : !bookmarks ? "allowWatchBookmarks: Forbidden: sendInitialEvents requires setting allowWatchBookmarks to true"
+                : null;
+            if (invalid is not null)
+            {
+                await WriteStatusAsync(context, 422, "Invalid", $"ListOptions.meta.k8s.io \"\" is invalid: {invalid}").ConfigureAwait(false);
+                return;
+            }
+        }
+
         var timeout = int.TryParse(query["timeoutSeconds"], NumberStyles.None, CultureInfo.InvariantCulture, out var t) && t > 0 ? TimeSpan.FromSeconds(t) : TimeSpan.FromMinutes(30);
         if (!long.TryParse(query["resourceVersion"], NumberStyles.None, CultureInfo.InvariantCulture, out var from))
         {
@@ -595,8 +633,24 @@ public sealed class KubernetesTestApiServer : IAsyncDisposable
         KubernetesTestExpiry form;
         lock (_gate)
         {
+            if (streaming)
+            {
+                // A consistent read (no resourceVersion): the state now, as a LIST sees it, then the changes after it.
+                from = _resourceVersion;
+            }
+
             expired = from < _compactedVersion;
             form = _expiry;
+            if (!expired && streaming)
+            {
+                foreach (var value in CurrentState(resource, ns))
+                {
+                    watcher.Lines.Writer.TryWrite(EventLine("ADDED", value));
+                }
+
+                watcher.Lines.Writer.TryWrite(BookmarkLine(from, initialEventsEnd: true));
+            }
+
             if (!expired)
             {
                 for (var i = FirstAfter(from); i < _changes.Count && _changes[i].Version <= _deliveredVersion; i++)
@@ -690,6 +744,10 @@ public sealed class KubernetesTestApiServer : IAsyncDisposable
             context.Abort();
         }
     }
+
+    /// <summary>The objects of <paramref name="resource"/> (in <paramref name="ns"/>, or all), in list order (under the lock).</summary>
+    private KubernetesTestObject[] CurrentState(KubernetesTestResource resource, string? ns) =>
+        [.. _objects.Values.Where(o => o.Resource == resource && (ns is null || o.Namespace == ns)).OrderBy(o => o.Namespace, StringComparer.Ordinal).ThenBy(o => o.Name, StringComparer.Ordinal)];
 
     private string NextVersion() => (++_resourceVersion).ToString(CultureInfo.InvariantCulture);
 
@@ -814,8 +872,8 @@ public sealed class KubernetesTestApiServer : IAsyncDisposable
 
     private static string EventLine(string type, KubernetesTestObject value) => $"{{\"type\":\"{type}\",\"object\":{ObjectJson(value)}}}";
 
-    private static string BookmarkLine(long version) =>
-        $"{{\"type\":\"BOOKMARK\",\"object\":{{\"kind\":\"PartialObjectMetadata\",\"apiVersion\":\"meta.k8s.io/v1\",\"metadata\":{{\"resourceVersion\":\"{version.ToString(CultureInfo.InvariantCulture)}\"}}}}}}";
+    private static string BookmarkLine(long version, bool initialEventsEnd = false) =>
+        $"{{\"type\":\"BOOKMARK\",\"object\":{{\"kind\":\"PartialObjectMetadata\",\"apiVersion\":\"meta.k8s.io/v1\",\"metadata\":{{\"resourceVersion\":\"{version.ToString(CultureInfo.InvariantCulture)}\"{(initialEventsEnd ? ",\"annotations\":{\"k8s.io/initial-events-end\":\"true\"}" : string.Empty)}}}}}}}";
 
     private static string ExpiredEventLine() =>
         "{\"type\":\"ERROR\",\"object\":" + StatusJson(410, "Expired", "too old resource version") + "}";

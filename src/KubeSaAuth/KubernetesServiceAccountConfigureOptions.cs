@@ -133,6 +133,7 @@ internal sealed class KubernetesServiceAccountConfigureOptions(IAuthenticationCo
         view.Strings(nameof(v.Namespaces), v.Namespaces, replace: true);
         view.Bool(nameof(v.WatchNamespaces), x => v.WatchNamespaces = x);
         view.Bool(nameof(v.Revocation), x => v.Revocation = x);
+        view.Bool(nameof(v.StreamingLists), x => v.StreamingLists = x);
         view.Int(nameof(v.PageSize), x => v.PageSize = x);
         view.TimeSpan(nameof(v.WatchTimeout), x => v.WatchTimeout = x);
         view.TimeSpan(nameof(v.LookupCacheDuration), x => v.LookupCacheDuration = x);

@@ -28,9 +28,10 @@ internal static class ClusterViewScale
     private const string PlainScheme = "k8s-plain";
 
     /// <summary>The child: serves <paramref name="pods"/> Pods in <paramref name="namespaces"/> namespaces until stdin closes.</summary>
-    public static async Task<int> ServeAsync(int pods, int namespaces)
+    public static async Task<int> ServeAsync(int pods, int namespaces, bool streaming)
     {
         await using var server = await KubernetesTestApiServer.StartAsync();
+        server.StreamingLists = streaming;
         server.BookmarkInterval = TimeSpan.FromSeconds(30);
         for (var n = 0; n < namespaces; n++)
         {
@@ -62,10 +63,11 @@ internal static class ClusterViewScale
         return 0;
     }
 
-    public static async Task<int> RunAsync(int pods, int namespaces, int rounds)
+    public static async Task<int> RunAsync(int pods, int namespaces, int rounds, bool streaming)
     {
-        using var child = StartServer(pods, namespaces, out var address);
-        Console.WriteLine($"Stand-in API server (child process {child.Id}) at {address}: {pods} pods, {namespaces * 5} service accounts, {namespaces} namespaces.");
+        using var child = StartServer(pods, namespaces, streaming, out var address);
+        Console.WriteLine($"Stand-in API server (child process {child.Id}) at {address}: {pods} pods, {namespaces * 5} service accounts, {namespaces} namespaces; " +
+            (streaming ? "serves streaming lists." : "refuses streaming lists (422): paged LISTs."));
 
         var issuer = new KubernetesTestIssuer();
         var services = new ServiceCollection();
@@ -100,7 +102,7 @@ internal static class ClusterViewScale
         Console.WriteLine($"| Time to a complete view ({view.Pods.Count} pods, {view.ServiceAccounts.Count} service accounts, {view.Namespaces!.Count} namespaces) | {synced.TotalSeconds:0.00} s | < 20 s |");
         Console.WriteLine($"| RSS added by the view | {Mib(rssAfter - rssBefore)} | ≤ 128 MiB |");
         Console.WriteLine($"| Managed heap added by the view (after a full GC) | {Mib(heapAfter - heapBefore)} | |");
-        Console.WriteLine($"| Bytes received (LIST pages; metadata only) | {Mib(bytes)} in {requests} requests ({(double)bytes / Math.Max(1, pods):0} B per pod) | reported |");
+        Console.WriteLine($"| Bytes received ({(streaming ? "streaming lists" : "LIST pages")}; metadata only) | {Mib(bytes)} in {requests} requests ({(double)bytes / Math.Max(1, pods):0} B per pod) | reported |");
         Console.WriteLine($"| Interned label strings | {view.Pool.Count} | |");
 
         await MeasureRequestsAsync(provider, issuer, view, namespaces, rounds).ConfigureAwait(false);
@@ -203,7 +205,7 @@ internal static class ClusterViewScale
         Console.WriteLine($"`pod-selector:` / `namespace:` (both with the view), median of per-round ratios: {Median(ratios):0.000}× (goal ≤ 1.05×).");
     }
 
-    private static Process StartServer(int pods, int namespaces, out string address)
+    private static Process StartServer(int pods, int namespaces, bool streaming, out string address)
     {
         var self = Environment.ProcessPath!;
         var info = new ProcessStartInfo { RedirectStandardInput = true, RedirectStandardOutput = true, UseShellExecute = false };
@@ -216,6 +218,11 @@ internal static class ClusterViewScale
         info.ArgumentList.Add("--view-serve");
         info.ArgumentList.Add(pods.ToString(CultureInfo.InvariantCulture));
         info.ArgumentList.Add(namespaces.ToString(CultureInfo.InvariantCulture));
+        if (streaming)
+        {
+            info.ArgumentList.Add("--streaming");
+        }
+
         var child = Process.Start(info)!;
         while (child.StandardOutput.ReadLine() is { } line)
         {

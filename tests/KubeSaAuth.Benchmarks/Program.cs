@@ -21,7 +21,7 @@ using Perfolizer.Horology;
 //   dotnet run -c Release --project tests/KubeSaAuth.Benchmarks -- --alloc      bytes allocated per cached request by the handler
 //   tests/KubeSaAuth.Benchmarks/e2e.sh                                         over real HTTP with wrk: the sample API, JwtBearer, the floor (--e2e)
 //   .ci/aot-check                                                              the Native AOT sample: one authenticated request, startup/RSS/size vs JIT (--aot)
-//   dotnet run -c Release --project tests/KubeSaAuth.Benchmarks -- --view-scale 50000 200   the cluster view: time to a complete view, RSS, bytes, pod-selector cost
+//   dotnet run -c Release --project tests/KubeSaAuth.Benchmarks -- --view-scale 50000 200 [--streaming]   the cluster view: time to a complete view, RSS, bytes, pod-selector cost
 //   tests/KubeSaAuth.Benchmarks/e2e.sh --soak 300                              mixed traffic while the issuer rotates keys and fails (--soak)
 var arguments = args.ToList();
 if (arguments.Contains("--serve"))
@@ -47,7 +47,7 @@ if (arguments.Contains("--soak"))
 var viewServeAt = arguments.IndexOf("--view-serve");
 if (viewServeAt >= 0)
 {
-    return await ClusterViewScale.ServeAsync(int.Parse(arguments[viewServeAt + 1], CultureInfo.InvariantCulture), int.Parse(arguments[viewServeAt + 2], CultureInfo.InvariantCulture));
+    return await ClusterViewScale.ServeAsync(int.Parse(arguments[viewServeAt + 1], CultureInfo.InvariantCulture), int.Parse(arguments[viewServeAt + 2], CultureInfo.InvariantCulture), arguments.Contains("--streaming"));
 }
 
 var viewScaleAt = arguments.IndexOf("--view-scale");
@@ -55,7 +55,7 @@ if (viewScaleAt >= 0)
 {
     int Argument(int offset, int fallback) =>
         viewScaleAt + offset < arguments.Count && int.TryParse(arguments[viewScaleAt + offset], CultureInfo.InvariantCulture, out var v) ? v : fallback;
-    return await ClusterViewScale.RunAsync(Argument(1, 50_000), Argument(2, 200), Argument(3, 31));
+    return await ClusterViewScale.RunAsync(Argument(1, 50_000), Argument(2, 200), Argument(3, 31), arguments.Contains("--streaming"));
 }
 
 var floodAt = arguments.IndexOf("--flood");

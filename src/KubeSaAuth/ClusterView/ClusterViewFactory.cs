@@ -37,6 +37,7 @@ internal sealed class ClusterViewFactory(IServiceProvider services, IHttpClientF
     /// <summary>
     /// The view of a cluster of <c>Clusters</c> (known only when the scheme starts, so no named client was
     /// registered for it): a client of its own, trusting its own files and sending its token to its API server only.
+    /// <paramref name="name"/> is <c>{scheme}/{cluster}</c>, the name its logs use.
     /// </summary>
     public KubernetesClusterView? CreateWithOwnClient(string name, KubernetesServiceAccountOptions options)
     {
@@ -51,8 +52,9 @@ internal sealed class ClusterViewFactory(IServiceProvider services, IHttpClientF
         var http = new HttpClient(handler) { Timeout = Timeout.InfiniteTimeSpan };
         var client = new MetadataClient(() => http, apiServer);
         var logger = loggerFactory.CreateLogger(typeof(KubernetesClusterView).FullName!);
-        var cluster = string.IsNullOrEmpty(options.ClusterName) ? name : options.ClusterName;
-        return new KubernetesClusterView(cluster, options.ClusterView, client, options.BackchannelTimeout, options.TimeProvider ?? TimeProvider.System, logger);
+
+        // Logged as 'scheme/cluster', as the cluster's key source is: two schemes may each hold a cluster of one name.
+        return new KubernetesClusterView(name, options.ClusterView, client, options.BackchannelTimeout, options.TimeProvider ?? TimeProvider.System, logger);
     }
 
     /// <summary>Registers the view's client of <paramref name="scheme"/> (used only when the view is on).</summary>

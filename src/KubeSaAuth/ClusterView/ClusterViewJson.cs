@@ -1,6 +1,7 @@
 // Copyright (c) KubeSaAuth contributors.
 // Licensed under the MIT License. See LICENSE in the repository root.
 
+using System.Text.Json;
 using System.Text.Json.Serialization;
 
 namespace KubeSaAuth.ClusterView;
@@ -28,6 +29,49 @@ internal sealed class ObjectMetaJson
 
     [JsonPropertyName("continue")]
     public string? Continue { get; set; }
+
+    /// <summary>
+    /// Whether the annotations hold <c>k8s.io/initial-events-end: "true"</c>: the bookmark that ends a streaming list's
+    /// initial events. Read without keeping the annotations (a Pod's can be large).
+    /// </summary>
+    [JsonPropertyName("annotations")]
+    [JsonConverter(typeof(InitialEventsEndConverter))]
+    public bool InitialEventsEnd { get; set; }
+}
+
+/// <summary>Reads an annotations object for one key only, skipping (never allocating) the others.</summary>
+internal sealed class InitialEventsEndConverter : JsonConverter<bool>
+{
+    private static ReadOnlySpan<byte> Key => "k8s.io/initial-events-end"u8;
+
+    public override bool Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options)
+    {
+        if (reader.TokenType != JsonTokenType.StartObject)
+        {
+            reader.Skip();
+            return false;
+        }
+
+        var found = false;
+        while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+        {
+            var isKey = reader.ValueTextEquals(Key);
+            reader.Read();
+            if (isKey && reader.TokenType == JsonTokenType.String && reader.ValueTextEquals("true"u8))
+            {
+                found = true;
+            }
+            else
+            {
+                reader.Skip();
+            }
+        }
+
+        return found;
+    }
+
+    public override void Write(Utf8JsonWriter writer, bool value, JsonSerializerOptions options) =>
+        throw new NotSupportedException("The view never writes annotations.");
 }
 
 /// <summary>A <c>PartialObjectMetadata</c>, or a <c>Status</c> (an error, also as the object of an ERROR watch event).</summary>

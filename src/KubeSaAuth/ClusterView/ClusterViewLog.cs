@@ -35,4 +35,8 @@ internal static partial class ClusterViewLog
     [LoggerMessage(EventId = 606, EventName = "ClusterViewStarted", Level = LogLevel.Information,
         Message = "Cluster view of '{Cluster}': watching {Resources} at {ApiServer}.")]
     public static partial void ViewStarted(ILogger logger, string cluster, string resources, string apiServer);
+
+    [LoggerMessage(EventId = 607, EventName = "ClusterViewStreamingListsRefused", Level = LogLevel.Information,
+        Message = "Cluster view of '{Cluster}': the API server does not serve streaming lists of {Resource} ({Detail}); using paged LISTs from now on.")]
+    public static partial void StreamingListsRefused(ILogger logger, string cluster, string resource, string detail);
 }

@@ -50,6 +50,16 @@ public sealed class KubernetesClusterViewOptions
     /// <value>Default <see langword="true"/>.</value>
     public bool Revocation { get; set; } = true;
 
+    /// <summary>
+    /// Whether the initial state (and a relist after 410 Gone) is asked as a streaming list: one WATCH with
+    /// <c>sendInitialEvents=true</c>, which the API server serves from its watch cache, event by event, instead of
+    /// building list pages in memory (Kubernetes' WatchList, KEP-3157). A server that refuses it (422, e.g. Kubernetes
+    /// 1.33, whose WatchList feature gate is off by default, or an older one) is asked for paged LISTs instead, and
+    /// never asked again by this process.
+    /// </summary>
+    /// <value>Default <see langword="true"/>.</value>
+    public bool StreamingLists { get; set; } = true;
+
     /// <summary>The number of objects asked per LIST page (<c>limit</c>).</summary>
     /// <value>Default 500, as client-go's informers.</value>
     public int PageSize { get; set; } = 500;

@@ -63,9 +63,13 @@ internal sealed class MetadataClient(Func<HttpClient> client, Uri apiServer)
     /// A WATCH from <paramref name="resourceVersion"/>, with bookmarks, held by the server for <paramref name="timeoutSeconds"/>.
     /// Ends when the server closes it; a line that is not an event ends it with a <see cref="JsonException"/>.
     /// </summary>
-    public async IAsyncEnumerable<WatchEventJson> WatchAsync(string path, string resourceVersion, int timeoutSeconds, [EnumeratorCancellation] CancellationToken cancellationToken)
+    public async IAsyncEnumerable<WatchEventJson> WatchAsync(string path, string? resourceVersion, int timeoutSeconds, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
-        var query = path + "?watch=1&resourceVersion=" + Uri.EscapeDataString(resourceVersion) + "&allowWatchBookmarks=true&timeoutSeconds=" + timeoutSeconds.ToString(CultureInfo.InvariantCulture);
+        // No resourceVersion: a streaming list (KEP-3157): the current state as ADDED events, from a consistent read,
+        // then a bookmark annotated k8s.io/initial-events-end, then the changes as in any watch.
+        var query = resourceVersion is null
+            ? path + "?watch=1&sendInitialEvents=true&resourceVersionMatch=NotOlderThan&allowWatchBookmarks=true&timeoutSeconds=" + timeoutSeconds.ToString(CultureInfo.InvariantCulture)
+            : path + "?watch=1&resourceVersion=" + Uri.EscapeDataString(resourceVersion) + "&allowWatchBookmarks=true&timeoutSeconds=" + timeoutSeconds.ToString(CultureInfo.InvariantCulture);
         using var response = await SendAsync(query, ObjectAccept, cancellationToken).ConfigureAwait(false);
         await EnsureSuccessAsync(response, cancellationToken).ConfigureAwait(false);
         await using var stream = new CountingStream(await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false), this);

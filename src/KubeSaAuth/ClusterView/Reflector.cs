@@ -8,20 +8,25 @@ namespace KubeSaAuth.ClusterView;
 
 /// <summary>
 /// Keeps one <see cref="ObjectStore"/> in step with one API endpoint (a resource, cluster-wide or in one
-/// namespace), as client-go's reflector: a paged LIST, then a WATCH from the list's resourceVersion with
+/// namespace), as client-go's reflector: a streaming list where the server serves one (a WATCH with
+/// <c>sendInitialEvents=true</c>, KEP-3157), else a paged LIST then a WATCH from the list's resourceVersion, with
 /// bookmarks. A closed watch resumes from the last resourceVersion seen (bookmarks included) without a new
-/// LIST; only 410 Gone (HTTP status, or an ERROR event whose Status has code 410) lists again. Errors back off
+/// list; only 410 Gone (HTTP status, or an ERROR event whose Status has code 410) lists again. Errors back off
 /// with jitter; the store keeps answering meanwhile.
 /// </summary>
 /// <remarks>
-/// Streaming lists (<c>sendInitialEvents=true</c>) are not used: a paged LIST works on every server, and the
-/// saving (one consistent snapshot served from the watch cache) matters for far larger lists than
-/// metadata-only Pods; no 422 to detect, no second code path to keep right.
+/// A server that refuses streaming lists (422: Kubernetes 1.33 by default, or a server older than 1.27, detected
+/// when the initial events never end) is not asked again: this reflector uses paged LISTs from then on.
 /// </remarks>
 internal sealed class Reflector
 {
     internal static readonly TimeSpan InitialBackoff = TimeSpan.FromMilliseconds(500);
     internal static readonly TimeSpan MaxBackoff = TimeSpan.FromSeconds(30);
+
+    /// <summary>How long a streaming list may take to end its initial events before the server is taken not to serve them.</summary>
+    internal static readonly TimeSpan InitialEventsTimeout = TimeSpan.FromSeconds(60);
+
+    private const string InitialEventsTimedOut = "its initial events did not end within 60 s";
 
     /// <summary>Expired continue tokens restarted within one LIST before it counts as failed (and backs off).</summary>
     private const int MaxListRestarts = 3;
@@ -41,6 +46,8 @@ internal sealed class Reflector
     private volatile string? _error;
     private volatile string? _forbidden;
     private volatile bool _watching;
+    private volatile bool _streamingRefused;
+    private int _streamedLists;
     private long _downSince;
 
     public Reflector(string resource, string? @namespace, MetadataClient client, ObjectStore store, StringPool pool, KubernetesClusterViewOptions options, TimeSpan requestTimeout, TimeProvider time, ILogger logger, string cluster)
@@ -91,8 +98,14 @@ internal sealed class Reflector
     /// </summary>
     public DateTimeOffset? DownSince => Volatile.Read(ref _downSince) is var ticks and not 0 ? new DateTimeOffset(ticks, TimeSpan.Zero) : null;
 
-    /// <summary>LISTs made (each relist counts once, however many pages).</summary>
+    /// <summary>LISTs made (each relist counts once, however many pages), and streaming lists completed.</summary>
     public int Lists => Volatile.Read(ref _lists);
+
+    /// <summary>Streaming lists completed (their initial events ended; included in <see cref="Lists"/>).</summary>
+    public int StreamedLists => Volatile.Read(ref _streamedLists);
+
+    /// <summary>Whether the server refused a streaming list: paged LISTs are used from then on.</summary>
+    public bool StreamingRefused => _streamingRefused;
 
     /// <summary>WATCH requests made.</summary>
     public int Watches => Volatile.Read(ref _watches);
@@ -109,13 +122,15 @@ internal sealed class Reflector
             {
                 if (ResourceVersion is null)
                 {
+                    if (_options.StreamingLists && !_streamingRefused && await StreamAsync(cancellationToken).ConfigureAwait(false))
+                    {
+                        // Listed, then watched on the same stream until the server closed it: resume from the last resourceVersion.
+                        backoff = InitialBackoff;
+                        continue;
+                    }
+
                     ResourceVersion = await ListAsync(cancellationToken).ConfigureAwait(false);
-                    _synced.TrySetResult();
-                    _firstAttempt.TrySetResult();
-                    _error = null;
-                    _forbidden = null;
-                    _store.SetRefused(Namespace, false);
-                    Volatile.Write(ref _downSince, 0);
+                    MarkSynced();
                 }
 
                 verb = "watch";
@@ -147,6 +162,8 @@ internal sealed class Reflector
             }
             catch (ApiStatusException ex) when (ex.IsForbidden)
             {
+                // The API server names the verb it refused ("cannot watch resource ..."): a streaming list is a watch.
+                verb = ForbiddenVerb(ex.Message) ?? verb;
                 _watching = false;
                 _store.SetRefused(Namespace, true);
                 _forbidden = $"{verb} {Resource}" + (Namespace is null ? string.Empty : $" in namespace '{Namespace}'");
@@ -169,6 +186,101 @@ internal sealed class Reflector
         }
 
         _watching = false;
+    }
+
+    /// <summary>
+    /// A streaming list: the initial ADDED events fill the store, the bookmark annotated <c>k8s.io/initial-events-end</c>
+    /// completes it (objects it did not name are removed) and gives the resourceVersion, and the same stream goes on as
+    /// a watch until the server closes it (returns <see langword="true"/>). Returns <see langword="false"/> when the
+    /// server refuses it (422) or its initial events do not end within <see cref="InitialEventsTimeout"/> (a server
+    /// that ignores <c>sendInitialEvents</c>); it is not asked again.
+    /// </summary>
+    private async Task<bool> StreamAsync(CancellationToken cancellationToken)
+    {
+        var timeoutSeconds = WatchTimeoutSeconds();
+        using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(timeoutSeconds) + _requestTimeout, _time);
+        using var initial = new CancellationTokenSource(InitialEventsTimeout, _time);
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, deadline.Token, initial.Token);
+        var seen = new HashSet<(string, string)>();
+        var listing = true;
+        try
+        {
+            await foreach (var change in _client.WatchAsync(Path, resourceVersion: null, timeoutSeconds, linked.Token).ConfigureAwait(false))
+            {
+                if (!listing)
+                {
+                    _watching = true;
+                    Apply(change);
+                    continue;
+                }
+
+                var metadata = change.Object?.Metadata;
+                switch (change.Type)
+                {
+                    case "BOOKMARK" when metadata is { InitialEventsEnd: true, ResourceVersion: { Length: > 0 } resourceVersion }:
+                        initial.CancelAfter(Timeout.InfiniteTimeSpan);
+                        Interlocked.Increment(ref _lists);
+                        Interlocked.Increment(ref _streamedLists);
+                        listing = false;
+                        ResourceVersion = resourceVersion;
+                        var removed = _store.RemoveUnseen(Namespace, seen);
+                        ClusterViewLog.ViewListed(_logger, _cluster, Description + " (streamed)", seen.Count, removed, resourceVersion);
+                        MarkSynced();
+                        _watching = true;
+                        break;
+                    case "ADDED" or "MODIFIED":
+                        if (ToObject(metadata) is { } value)
+                        {
+                            _store.Upsert(value);
+                            seen.Add((value.Namespace, value.Name));
+                        }
+
+                        break;
+                    case "DELETED":
+                        if (metadata?.Name is { Length: > 0 } name)
+                        {
+                            _store.Delete(NamespaceOf(metadata), name, metadata.Uid);
+                            seen.Remove((NamespaceOf(metadata), name));
+                        }
+
+                        break;
+                    case "BOOKMARK":
+                        // Not the end of the initial events: no point to resume from yet (the state is not complete).
+                        break;
+                    default:
+                        Apply(change);  // ERROR throws its Status; an unknown type is an error.
+                        break;
+                }
+            }
+        }
+        catch (ApiStatusException ex) when (ex.Code == 422)
+        {
+            _streamingRefused = true;
+            ClusterViewLog.StreamingListsRefused(_logger, _cluster, Description, ex.Message);
+            return false;
+        }
+        catch (OperationCanceledException) when (listing && initial.IsCancellationRequested && !deadline.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+        {
+            _streamingRefused = true;
+            ClusterViewLog.StreamingListsRefused(_logger, _cluster, Description, InitialEventsTimedOut);
+            return false;
+        }
+        catch (OperationCanceledException) when (!listing && deadline.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+        {
+            // The deadline: resume as after a close.
+        }
+        finally
+        {
+            _watching = false;
+        }
+
+        if (listing)
+        {
+            // Closed before the end of its initial events: an error (retried with back-off), not a refusal.
+            throw new IOException("the streaming list ended before its initial events did");
+        }
+
+        return true;
     }
 
     /// <summary>A complete, paged LIST into the store; returns its resourceVersion. An expired continue token starts over.</summary>
@@ -233,8 +345,7 @@ internal sealed class Reflector
     {
         Interlocked.Increment(ref _watches);
 
-        // client-go: timeoutSeconds between the minimum and twice it, so that replicas do not reconnect in step.
-        var timeoutSeconds = (int)Math.Max(1, _options.WatchTimeout.TotalSeconds * (1 + Random.Shared.NextDouble()));
+        var timeoutSeconds = WatchTimeoutSeconds();
 
         // A connection that dies silently never closes: give up a while after the server should have.
         using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(timeoutSeconds) + _requestTimeout, _time);
@@ -328,6 +439,34 @@ internal sealed class Reflector
         {
             // Stopping: the loop ends.
         }
+    }
+
+    // client-go: timeoutSeconds between the minimum and twice it, so that replicas do not reconnect in step.
+    private int WatchTimeoutSeconds() => (int)Math.Max(1, _options.WatchTimeout.TotalSeconds * (1 + Random.Shared.NextDouble()));
+
+    private void MarkSynced()
+    {
+        _synced.TrySetResult();
+        _firstAttempt.TrySetResult();
+        _error = null;
+        _forbidden = null;
+        _store.SetRefused(Namespace, false);
+        Volatile.Write(ref _downSince, 0);
+    }
+
+    /// <summary>The verb of an API server's RBAC refusal: <c>... cannot watch resource "pods" ...</c>.</summary>
+    private static string? ForbiddenVerb(string message)
+    {
+        const string Marker = " cannot ";
+        var start = message.IndexOf(Marker, StringComparison.Ordinal);
+        if (start < 0)
+        {
+            return null;
+        }
+
+        start += Marker.Length;
+        var end = message.IndexOf(' ', start);
+        return end > start && message.AsSpan(end).StartsWith(" resource ", StringComparison.Ordinal) ? message[start..end] : null;
     }
 
     /// <summary>Notes when the failures began (the first of a run only).</summary>

@@ -206,6 +206,7 @@ public class KubernetesClusterOptions
         view.Enabled = ClusterView.Enabled;
         view.WatchNamespaces = ClusterView.WatchNamespaces;
         view.Revocation = ClusterView.Revocation;
+        view.StreamingLists = ClusterView.StreamingLists;
         view.PageSize = ClusterView.PageSize;
         view.WatchTimeout = ClusterView.WatchTimeout;
         view.LookupCacheDuration = ClusterView.LookupCacheDuration;

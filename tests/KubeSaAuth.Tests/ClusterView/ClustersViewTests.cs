@@ -133,6 +133,20 @@ public sealed class ClustersViewTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task The_view_logs_of_a_cluster_name_the_scheme_and_the_cluster()
+    {
+        ClusterViewHost.SeedShop(_serverA);
+        ClusterViewHost.SeedShop(_serverB);
+        _serverB.Forbid("list", KubernetesTestResource.Pods);
+        await using var host = await StartAsync();
+
+        await ClusterViewHost.EventuallyAsync(() => host.Logs.GetSnapshot().Any(r => r.Id.Name == "ClusterViewForbidden"), "cluster b's view logged the refusal");
+
+        Assert.All(host.Logs.GetSnapshot().Where(r => r.Id.Name == "ClusterViewForbidden"), r => Assert.Contains("Cluster view of 'k8s/b'", r.Message, StringComparison.Ordinal));
+        Assert.Contains(host.Logs.GetSnapshot(), r => r.Id.Name == "ClusterViewStarted" && r.Message.Contains("Cluster view of 'k8s/a'", StringComparison.Ordinal));
+    }
+
+    [Fact]
     public async Task Each_clusters_view_is_bound_from_configuration_alone()
     {
         ClusterViewHost.SeedShop(_serverA, namespaceLabels: new Dictionary<string, string> { ["env"] = "prod" });

@@ -14,6 +14,7 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Testing;
 using Microsoft.Extensions.Options;
 
 namespace KubeSaAuth.Tests.Infrastructure;
@@ -36,9 +37,12 @@ internal sealed class ClustersViewHost : IAsyncDisposable
     {
         _app = app;
         Client = app.GetTestClient();
+        Logs = app.Services.GetFakeLogCollector();
     }
 
     public HttpClient Client { get; }
+
+    public FakeLogCollector Logs { get; }
 
     public IServiceProvider Services => _app.Services;
 
@@ -50,6 +54,7 @@ internal sealed class ClustersViewHost : IAsyncDisposable
     {
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
+        builder.Logging.AddFakeLogging();
         builder.WebHost.UseTestServer();
         if (configuration is not null)
         {
