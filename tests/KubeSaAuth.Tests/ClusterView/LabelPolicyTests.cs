@@ -80,6 +80,23 @@ public sealed class LabelPolicyTests
     }
 
     [Fact]
+    public async Task A_token_not_bound_to_a_pod_never_matches_even_a_selector_that_only_excludes_labels()
+    {
+        // '!legacy' matches every Pod without the label, and would match an empty label set: a token with no Pod
+        // has no labels at all, not empty ones.
+        await using var host = await ClusterViewHost.StartAsync(
+            s => ClusterViewHost.SeedShop(s),
+            map: app => app.MapGet("/not-legacy", () => "ok").RequireAuthorization("pod-selector:!legacy"));
+        var unbound = host.Issuer.CreateToken("shop", "checkout").WithServiceAccountUid(host.ApiServer.Get(KubernetesTestResource.ServiceAccounts, "shop", "checkout")!.Uid).Build();
+
+        using var refused = await host.GetAsync("/not-legacy", unbound);
+        using var admitted = await host.GetAsync("/not-legacy", host.Token());
+
+        Assert.Equal(HttpStatusCode.Forbidden, refused.StatusCode);
+        Assert.Equal(HttpStatusCode.OK, admitted.StatusCode);
+    }
+
+    [Fact]
     public async Task Without_the_view_label_policies_refuse_and_plain_policies_work()
     {
         await using var host = await ClusterViewHost.StartAsync(s => ClusterViewHost.SeedShop(s), enableView: false);
