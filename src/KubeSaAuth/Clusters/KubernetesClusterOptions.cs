@@ -372,11 +372,7 @@ public class KubernetesClusterOptions
             return null;
         }
 
-        var inherited = enabledAtSchemeLevel ? $" (inherited from the scheme-level '{nameof(ClusterView)}:{nameof(ClusterView.Enabled)}')" : string.Empty;
-        return $"The '{prefix}{nameof(ClusterView)}:{nameof(ClusterView.Enabled)}' option is on{inherited}, but the cluster names no API server for its view: "
-            + $"set '{prefix}{nameof(ClusterView)}:{nameof(ClusterView.ApiServer)}' (with '{prefix}{nameof(BackchannelCaCertificatePath)}' and '{prefix}{nameof(BackchannelTokenPath)}'), "
-            + $"or '{prefix}{nameof(InCluster)}' when the service runs in that cluster, or set '{prefix}{nameof(ClusterView)}:{nameof(ClusterView.Enabled)}' to false. "
-            + "The in-cluster API server is the service's own cluster: its view would refuse every caller of another cluster.";
+        return NoApiServerError(prefix, nameof(ClusterView), enabledAtSchemeLevel, "for its view", "its view would refuse every caller of another cluster");
     }
 
     /// <summary>
@@ -391,11 +387,17 @@ public class KubernetesClusterOptions
             return null;
         }
 
-        var inherited = enabledAtSchemeLevel ? $" (inherited from the scheme-level '{nameof(TokenReview)}:{nameof(TokenReview.Enabled)}')" : string.Empty;
-        return $"The '{prefix}{nameof(TokenReview)}:{nameof(TokenReview.Enabled)}' option is on{inherited}, but the cluster names no API server to review its tokens: "
-            + $"set '{prefix}{nameof(TokenReview)}:{nameof(TokenReview.ApiServer)}' (with '{prefix}{nameof(BackchannelCaCertificatePath)}' and '{prefix}{nameof(BackchannelTokenPath)}'), "
-            + $"or '{prefix}{nameof(InCluster)}' when the service runs in that cluster, or set '{prefix}{nameof(TokenReview)}:{nameof(TokenReview.Enabled)}' to false. "
-            + "The in-cluster API server is the service's own cluster: it would refuse every token of another cluster.";
+        return NoApiServerError(prefix, nameof(TokenReview), enabledAtSchemeLevel, "to review its tokens", "it would refuse every token of another cluster");
+    }
+
+    /// <summary>The message of <see cref="GetClusterViewServerError"/> and <see cref="GetTokenReviewServerError"/>: <paramref name="part"/> (<c>ClusterView</c>, <c>TokenReview</c>) is on without an API server.</summary>
+    private static string NoApiServerError(string prefix, string part, bool enabledAtSchemeLevel, string purpose, string consequence)
+    {
+        var inherited = enabledAtSchemeLevel ? $" (inherited from the scheme-level '{part}:Enabled')" : string.Empty;
+        return $"The '{prefix}{part}:Enabled' option is on{inherited}, but the cluster names no API server {purpose}: "
+            + $"set '{prefix}{part}:ApiServer' (with '{prefix}{nameof(BackchannelCaCertificatePath)}' and '{prefix}{nameof(BackchannelTokenPath)}'), "
+            + $"or '{prefix}{nameof(InCluster)}' when the service runs in that cluster, or set '{prefix}{part}:Enabled' to false. "
+            + $"The in-cluster API server is the service's own cluster: {consequence}.";
     }
 
     private string? GetConfigurationManagerError(string prefix)

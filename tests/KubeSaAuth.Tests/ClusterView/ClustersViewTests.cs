@@ -219,7 +219,7 @@ public sealed class ClustersViewTests : IAsyncLifetime
     {
         // Cluster b's view would otherwise watch the in-cluster API server, the service's own cluster (here a's):
         // b's Pods are not there, so every caller of b would be refused.
-        var error = StartError(o =>
+        var error = ClustersViewHost.StartError(o =>
         {
             o.ClusterView.Enabled = enabledAtSchemeLevel;
             o.Clusters.Add("a", c =>
@@ -244,7 +244,7 @@ public sealed class ClustersViewTests : IAsyncLifetime
     [Fact]
     public void A_cluster_whose_view_has_its_own_api_server_or_is_in_cluster_starts()
     {
-        var error = StartError(o =>
+        var error = ClustersViewHost.StartError(o =>
         {
             o.ClusterView.Enabled = true;
             o.Clusters.Add("a", c => c.InCluster = true);
@@ -266,7 +266,7 @@ public sealed class ClustersViewTests : IAsyncLifetime
     [Fact]
     public void A_clusters_plain_http_view_api_server_is_a_start_error_naming_its_key()
     {
-        var error = StartError(o => o.Clusters.Add("b", c =>
+        var error = ClustersViewHost.StartError(o => o.Clusters.Add("b", c =>
         {
             c.Issuer = "https://b.example";
             c.ClusterView.Enabled = true;
@@ -308,27 +308,6 @@ public sealed class ClustersViewTests : IAsyncLifetime
     }
 
     /// <summary>What ValidateOnStart says when the host starts, or <see langword="null"/>.</summary>
-    private static string? StartError(Action<KubernetesServiceAccountOptions> configure)
-    {
-        var services = new ServiceCollection();
-        services.AddLogging();
-        services.AddAuthentication().AddKubernetesServiceAccount(ClustersViewHost.Scheme, o =>
-        {
-            o.Audiences.Add("my-api");
-            configure(o);
-        });
-        using var provider = services.BuildServiceProvider();
-        try
-        {
-            provider.GetRequiredService<IOptionsMonitor<KubernetesServiceAccountOptions>>().Get(ClustersViewHost.Scheme);
-            return null;
-        }
-        catch (Exception ex) when (ex is InvalidOperationException or OptionsValidationException)
-        {
-            return ex.Message;
-        }
-    }
-
     private Task<ClustersViewHost> StartAsync() => ClustersViewHost.StartAsync(o =>
     {
         o.Audiences.Add("my-api");

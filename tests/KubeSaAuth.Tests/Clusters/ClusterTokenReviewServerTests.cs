@@ -1,8 +1,7 @@
 // Copyright (c) KubeSaAuth contributors.
 // Licensed under the MIT License. See LICENSE in the repository root.
 
-using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Options;
+using KubeSaAuth.Tests.Infrastructure;
 
 namespace KubeSaAuth.Tests.Clusters;
 
@@ -13,14 +12,12 @@ namespace KubeSaAuth.Tests.Clusters;
 /// </summary>
 public sealed class ClusterTokenReviewServerTests
 {
-    private const string Scheme = "k8s";
-
     [Theory]
     [InlineData(true)]
     [InlineData(false)]
     public void A_cluster_whose_TokenReview_names_no_api_server_is_a_start_error_naming_its_key(bool enabledAtSchemeLevel)
     {
-        var error = StartError(o =>
+        var error = ClustersViewHost.StartError(o =>
         {
             o.TokenReview.Enabled = enabledAtSchemeLevel;
             o.Clusters.Add("a", c =>
@@ -45,7 +42,7 @@ public sealed class ClusterTokenReviewServerTests
     [Fact]
     public void A_cluster_whose_TokenReview_has_its_own_api_server_or_is_in_cluster_starts()
     {
-        var error = StartError(o =>
+        var error = ClustersViewHost.StartError(o =>
         {
             o.TokenReview.Enabled = true;
             o.Clusters.Add("a", c => c.InCluster = true);
@@ -57,26 +54,5 @@ public sealed class ClusterTokenReviewServerTests
         });
 
         Assert.Null(error);
-    }
-
-    private static string? StartError(Action<KubernetesServiceAccountOptions> configure)
-    {
-        var services = new ServiceCollection();
-        services.AddLogging();
-        services.AddAuthentication().AddKubernetesServiceAccount(Scheme, o =>
-        {
-            o.Audiences.Add("my-api");
-            configure(o);
-        });
-        using var provider = services.BuildServiceProvider();
-        try
-        {
-            provider.GetRequiredService<IOptionsMonitor<KubernetesServiceAccountOptions>>().Get(Scheme);
-            return null;
-        }
-        catch (Exception ex) when (ex is InvalidOperationException or OptionsValidationException)
-        {
-            return ex.Message;
-        }
     }
 }

@@ -79,6 +79,28 @@ internal sealed class ClustersViewHost : IAsyncDisposable
     }
 
     /// <summary>Points cluster <paramref name="cluster"/> at <paramref name="issuer"/> (in process) and, when given, its view at <paramref name="apiServer"/>.</summary>
+    /// <summary>The start error of a scheme <see cref="Scheme"/> configured by <paramref name="configure"/> (audience <c>my-api</c>), or <see langword="null"/>.</summary>
+    public static string? StartError(Action<KubernetesServiceAccountOptions> configure)
+    {
+        var services = new ServiceCollection();
+        services.AddLogging();
+        services.AddAuthentication().AddKubernetesServiceAccount(Scheme, o =>
+        {
+            o.Audiences.Add("my-api");
+            configure(o);
+        });
+        using var provider = services.BuildServiceProvider();
+        try
+        {
+            provider.GetRequiredService<IOptionsMonitor<KubernetesServiceAccountOptions>>().Get(Scheme);
+            return null;
+        }
+        catch (Exception ex) when (ex is InvalidOperationException or OptionsValidationException)
+        {
+            return ex.Message;
+        }
+    }
+
     public static void ConfigureCluster(KubernetesClusterOptions cluster, KubernetesTestIssuer issuer, KubernetesTestApiServer? apiServer)
     {
         issuer.ConfigureCluster(cluster, inProcess: true);
